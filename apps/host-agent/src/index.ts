@@ -1,0 +1,2 @@
+/** Placeholder entry; filled in by the package's issue. */
+export {};

@@ -1,0 +1,3 @@
+export { type ErrorCode, ErrorCodes, errors, httpStatusByCode, isWrennError, WrennError } from "./errors.ts";
+export { createLogger, type Logger, redactedPaths } from "./logger.ts";
+export { assertSafeName, isSafeName } from "./names.ts";
