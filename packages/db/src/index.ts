@@ -1,2 +1,27 @@
-/** Placeholder entry; filled in by the package's issue. */
-export {};
+export {
+  connectDatabase,
+  type Database,
+  type DbHandle,
+  type Executor,
+  isUniqueViolation,
+  type Transaction,
+} from "./client.ts";
+export { type EmbeddedDatabase, startEmbeddedPostgres } from "./embedded.ts";
+export { migrate, migrationsDir } from "./migrate.ts";
+export { freePort } from "./ports.ts";
+export * from "./queries/api-keys.ts";
+export * from "./queries/audit.ts";
+export * from "./queries/oauth.ts";
+export * from "./queries/teams.ts";
+export * from "./queries/users.ts";
+export * as schema from "./schema.ts";
+export {
+  type ActorType,
+  type AuditScope,
+  type AuditStatus,
+  PLATFORM_TEAM_ID,
+  type SandboxState,
+  type TeamRole,
+  teamRoles,
+} from "./schema.ts";
+export { createTestDatabase, type TestDatabase } from "./testing.ts";

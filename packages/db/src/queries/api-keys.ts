@@ -1,0 +1,58 @@
+import { and, asc, eq, isNull } from "drizzle-orm";
+import type { Executor } from "../client.ts";
+import { teamApiKeys, teams, users } from "../schema.ts";
+
+/** An API key row (the hash, never the key). */
+export type ApiKey = typeof teamApiKeys.$inferSelect;
+
+/** Stores a new key's hash and prefix. */
+export async function createApiKey(
+  ex: Executor,
+  input: { teamId: string; name: string; keyHash: string; keyPrefix: string; createdBy: string | null },
+): Promise<ApiKey> {
+  const [row] = await ex.insert(teamApiKeys).values(input).returning();
+  if (!row) throw new Error("insert returned no row");
+  return row;
+}
+
+/** A key as listed: with its creator's email and name when the creator still exists. */
+export interface ApiKeyListing extends ApiKey {
+  creatorEmail: string | null;
+  creatorName: string | null;
+}
+
+/** The keys of `teamId`, oldest first. */
+export async function listApiKeys(ex: Executor, teamId: string): Promise<ApiKeyListing[]> {
+  const rows = await ex
+    .select({ key: teamApiKeys, creatorEmail: users.email, creatorName: users.name })
+    .from(teamApiKeys)
+    .leftJoin(users, eq(users.id, teamApiKeys.createdBy))
+    .where(eq(teamApiKeys.teamId, teamId))
+    .orderBy(asc(teamApiKeys.createdAt), asc(teamApiKeys.id));
+  return rows.map((r) => ({ ...r.key, creatorEmail: r.creatorEmail, creatorName: r.creatorName }));
+}
+
+/** Deletes the key `id` of `teamId`; returns the deleted row, or undefined (including other teams' keys). */
+export async function deleteApiKey(ex: Executor, teamId: string, id: string): Promise<ApiKey | undefined> {
+  const [row] = await ex
+    .delete(teamApiKeys)
+    .where(and(eq(teamApiKeys.id, id), eq(teamApiKeys.teamId, teamId)))
+    .returning();
+  return row;
+}
+
+/** The key with this hash whose team is active, or undefined. */
+export async function findApiKeyByHash(ex: Executor, keyHash: string): Promise<ApiKey | undefined> {
+  const [row] = await ex
+    .select({ key: teamApiKeys })
+    .from(teamApiKeys)
+    .innerJoin(teams, eq(teams.id, teamApiKeys.teamId))
+    .where(and(eq(teamApiKeys.keyHash, keyHash), isNull(teams.deletedAt)))
+    .limit(1);
+  return row?.key;
+}
+
+/** Records that key `id` was just used. */
+export async function touchApiKey(ex: Executor, id: string, at = new Date()): Promise<void> {
+  await ex.update(teamApiKeys).set({ lastUsedAt: at }).where(eq(teamApiKeys.id, id));
+}
