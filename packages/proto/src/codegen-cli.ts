@@ -2,8 +2,9 @@
  * Command-line entry for code generation.
  *   generate        rewrite src/gen from proto/
  *   check           exit 1 when src/gen is not what generation would produce
+ *   lint            buf lint + buf format check of proto/
  */
-import { findStaleGeneratedFiles, runBufGenerate } from "./codegen.ts";
+import { findStaleGeneratedFiles, runBufGenerate, runBufLint } from "./codegen.ts";
 
 const command = process.argv[2];
 if (command === "generate") {
@@ -18,7 +19,9 @@ if (command === "generate") {
   } else {
     console.log("generated code is up to date");
   }
+} else if (command === "lint") {
+  runBufLint();
 } else {
-  console.error("usage: codegen-cli.ts generate|check");
+  console.error("usage: codegen-cli.ts generate|check|lint");
   process.exitCode = 2;
 }

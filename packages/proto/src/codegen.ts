@@ -27,15 +27,29 @@ function binDirs(): string[] {
  * a temporary directory leaves the committed files untouched.
  */
 export function runBufGenerate(outputBase: string = packageRoot): void {
+  runBuf(["generate", "--template", "buf.gen.yaml", "--output", outputBase]);
+}
+
+/**
+ * Runs `buf lint` (rules in buf.yaml) and `buf format --diff --exit-code`;
+ * throws with buf's findings when either complains.
+ */
+export function runBufLint(): void {
+  runBuf(["lint"]);
+  runBuf(["format", "--diff", "--exit-code"]);
+}
+
+/** Runs buf from node_modules in the package root; throws on a non-zero exit. */
+function runBuf(args: string[]): void {
   const path = [...binDirs(), process.env.PATH ?? ""].join(":");
-  const result = spawnSync("buf", ["generate", "--template", "buf.gen.yaml", "--output", outputBase], {
+  const result = spawnSync("buf", args, {
     cwd: packageRoot,
     env: { ...process.env, PATH: path },
     encoding: "utf8",
   });
   if (result.error) throw result.error;
   if (result.status !== 0) {
-    throw new Error(`buf generate failed (exit ${result.status}):\n${result.stderr}`);
+    throw new Error(`buf ${args[0]} failed (exit ${result.status}):\n${result.stdout}${result.stderr}`);
   }
 }
 
