@@ -243,7 +243,7 @@ export type ListDirRequest = Message<"filesystem.ListDirRequest"> & {
   path: string;
 
   /**
-   * 0 and 1 both mean "direct children only".
+   * How many levels below `path` to list; the SDK sends 1 for direct children.
    *
    * @generated from field: uint32 depth = 2;
    */
@@ -296,7 +296,7 @@ export type WatchDirRequest = Message<"filesystem.WatchDirRequest"> & {
   includeEntry: boolean;
 
   /**
-   * Watching network filesystems is refused unless the client opts in.
+   * Opt-in to watching paths that live on network mounts.
    *
    * @generated from field: bool allow_network_mounts = 4;
    */
@@ -593,7 +593,7 @@ export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/
  */
 export const Filesystem: GenService<{
   /**
-   * Metadata of one path (lstat semantics plus the symlink target).
+   * Metadata of one path.
    *
    * @generated from rpc filesystem.Filesystem.Stat
    */
@@ -603,7 +603,7 @@ export const Filesystem: GenService<{
     output: typeof StatResponseSchema;
   },
   /**
-   * mkdir -p; answers with the created directory's entry.
+   * Create a directory; answers with its entry.
    *
    * @generated from rpc filesystem.Filesystem.MakeDir
    */
@@ -633,7 +633,7 @@ export const Filesystem: GenService<{
     output: typeof ListDirResponseSchema;
   },
   /**
-   * rm -rf of one path.
+   * Remove a file or a directory with its contents.
    *
    * @generated from rpc filesystem.Filesystem.Remove
    */

@@ -315,7 +315,7 @@ export const ProcessEvent_DataEventSchema: GenMessage<ProcessEvent_DataEvent> = 
  */
 export type ProcessEvent_EndEvent = Message<"process.ProcessEvent.EndEvent"> & {
   /**
-   * sint32: negative values occur for signal terminations.
+   * Signed: a process killed by a signal reports -1.
    *
    * @generated from field: sint32 exit_code = 1;
    */
