@@ -1,23 +1,47 @@
 import { defineConfig } from "vitest/config";
 
+/** Test files that boot microVMs: run one file at a time in the `vm` project. */
+export const vmTestGlobs = ["**/*.vm.test.ts"];
+
+const roots = [
+  "apps/*/src/**/*.test.ts",
+  "packages/*/src/**/*.test.ts",
+  "images/**/*.test.ts",
+  "e2e/**/*.test.ts",
+];
+const ignored = ["**/node_modules/**", "**/dist/**"];
+
 /**
- * One vitest run covers every workspace. VM tests are slow under software
- * emulation, so timeouts are generous and files run with limited parallelism
- * (this machine has two cores).
+ * Two projects: `unit` (everything else, files in parallel) and `vm` (one file at a
+ * time, generous timeouts: this machine runs guests under software emulation).
  */
 export default defineConfig({
   test: {
-    include: [
-      "apps/*/src/**/*.test.ts",
-      "packages/*/src/**/*.test.ts",
-      "images/**/*.test.ts",
-      "e2e/**/*.test.ts",
-    ],
-    exclude: ["**/node_modules/**", "**/dist/**"],
-    testTimeout: 120_000,
-    hookTimeout: 300_000,
     pool: "forks",
-    maxWorkers: 2,
-    fileParallelism: true,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: roots,
+          exclude: [...ignored, ...vmTestGlobs],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          maxWorkers: 2,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "vm",
+          include: vmTestGlobs,
+          exclude: ignored,
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+          maxWorkers: 1,
+        },
+      },
+    ],
   },
 });
