@@ -1,0 +1,272 @@
+/**
+ * Real namespaces, veths, TAPs and iptables rules (needs root). No VM runs here: the guest is
+ * emulated by a namespace holding the guest address, wired to the sandbox's real TAP by a small
+ * relay (fixtures/tap-relay.py) that does what QEMU's TAP backend does. Slots 950-999 only, so
+ * other suites' sandboxes are never touched; traffic stays on this host's own namespaces.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GATEWAY_IP, GUEST_IP, GUEST_MAC, type SlotNetwork, slotNetwork } from "./addresses.ts";
+import { cleanupStaleNetworks } from "./cleanup.ts";
+import { run } from "./exec.ts";
+import { defaultIptables, listTaggedRules } from "./iptables.ts";
+import { createNetwork, NETWORK_STEPS, removeNetwork } from "./netns.ts";
+
+const TEST_SLOTS = (idx: number) => idx >= 950 && idx <= 999;
+const RELAY = fileURLToPath(new URL("./fixtures/tap-relay.py", import.meta.url));
+const GUEST_PORT = 8080;
+const OUTSIDE_NS = `wrenntest-out-${process.pid}`;
+const OUTSIDE_HOST_LINK = `wrt-o${process.pid % 100000}`;
+const OUTSIDE_IP = "198.51.100.2";
+const OUTSIDE_HOST_IP = "198.51.100.1";
+const children: ChildProcess[] = [];
+const extraNamespaces: string[] = [];
+
+/** A tiny HTTP server run by node inside `namespace`, answering `<name> <client address>`. */
+async function startServer(namespace: string, name: string): Promise<void> {
+  const code = `require("node:http").createServer((q, s) => s.end(${JSON.stringify(name)} + " " + q.socket.remoteAddress))
+    .listen(${GUEST_PORT}, "0.0.0.0", () => console.log("listening"));`;
+  const child = spawn("ip", ["netns", "exec", namespace, process.execPath, "-e", code], { stdio: "pipe" });
+  children.push(child);
+  await waitForLine(child, "listening");
+}
+
+async function waitForLine(child: ChildProcess, line: string): Promise<void> {
+  let output = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes(line)) resolve();
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once("exit", (code) => reject(new Error(`exited ${code} before "${line}": ${output}`)));
+  });
+}
+
+/** Plays the VM of `slot`: a namespace at the guest address, attached to the slot's TAP. */
+async function emulateGuest(slot: SlotNetwork): Promise<string> {
+  const guestNs = `wrenntest-g-${slot.idx}`;
+  extraNamespaces.push(guestNs);
+  await run(["ip", "netns", "add", guestNs]);
+  await run(["ip", "-n", slot.namespace, "link", "add", "relay0", "type", "veth", "peer", "name", "guest0"]);
+  await run(["ip", "-n", slot.namespace, "link", "set", "relay0", "arp", "off", "promisc", "on", "up"]);
+  const relay = spawn("ip", ["netns", "exec", slot.namespace, "python3", RELAY, "tap0", "relay0", "guest0"], {
+    stdio: "pipe",
+  });
+  children.push(relay);
+  await waitForLine(relay, "ready");
+  await run(["ip", "-n", slot.namespace, "link", "set", "guest0", "netns", guestNs]);
+  await run(
+    ["ip", "-n", guestNs, "-batch", "-"],
+    [
+      "link set lo up",
+      `link set guest0 address ${GUEST_MAC}`,
+      "link set guest0 up",
+      `addr add ${GUEST_IP}/30 dev guest0`,
+      `route add default via ${GATEWAY_IP}`,
+    ].join("\n"),
+  );
+  await startServer(guestNs, `guest-${slot.idx}`);
+  return guestNs;
+}
+
+/** GET from the host; resolves to the body or rejects (timeout included). */
+function httpGet(url: string, timeoutMs = 3000): Promise<string> {
+  return fetch(url, { signal: AbortSignal.timeout(timeoutMs) }).then((res) => res.text());
+}
+
+/** GET from inside `namespace`; resolves to the body, or to `"FAILED <reason>"`. */
+async function httpGetFrom(namespace: string, url: string): Promise<string> {
+  const code = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(1500) })
+    .then(r => r.text()).then(t => console.log(t), e => console.log("FAILED " + (e.cause?.code ?? e.name)))
+    .finally(() => process.exit(0))`;
+  return (await run(["ip", "netns", "exec", namespace, process.execPath, "-e", code])).trim();
+}
+
+async function namespaces(): Promise<string[]> {
+  return (await run(["ip", "netns", "list"])).split("\n").map((line) => line.split(" ")[0] ?? "");
+}
+
+async function links(): Promise<string> {
+  return run(["ip", "-o", "link", "show"]);
+}
+
+async function taggedRules(idx: number) {
+  return (await listTaggedRules(await defaultIptables())).filter((rule) => rule.idx === idx);
+}
+
+async function assertNothingLeft(idx: number) {
+  const slot = slotNetwork(idx);
+  expect(await namespaces()).not.toContain(slot.namespace);
+  expect(await links()).not.toMatch(new RegExp(`: ${slot.vethName}[@:]`));
+  expect(await taggedRules(idx)).toEqual([]);
+  expect(await run(["ip", "route", "show", `${slot.hostIp}/32`])).toBe("");
+}
+
+beforeAll(async () => {
+  await cleanupStaleNetworks({ match: TEST_SLOTS });
+});
+
+afterAll(async () => {
+  for (const child of children) child.kill("SIGKILL");
+  for (const ns of [...extraNamespaces, OUTSIDE_NS]) await run(["ip", "netns", "delete", ns]).catch(() => {});
+  await run(["ip", "link", "delete", OUTSIDE_HOST_LINK]).catch(() => {});
+  const report = await cleanupStaleNetworks({ match: TEST_SLOTS });
+  expect(report.failures).toEqual([]);
+});
+
+describe("createNetwork / removeNetwork", () => {
+  it("creates every part of a slot and removes all of it", async () => {
+    const started = performance.now();
+    const slot = await createNetwork(950);
+    const createMs = performance.now() - started;
+    expect(await namespaces()).toContain("wrenn-ns-950");
+    expect(await links()).toMatch(/: wrenn-veth-950@/);
+    expect(await run(["ip", "route", "show", `${slot.hostIp}/32`])).toContain("dev wrenn-veth-950");
+    const tap = await run(["ip", "-n", slot.namespace, "addr", "show", "tap0"]);
+    expect(tap).toContain(`inet ${GATEWAY_IP}/30`);
+    expect(tap).toContain("link/ether 02:77:72:00:00:22");
+    const nsRules = await run(["ip", "netns", "exec", slot.namespace, "iptables", "-t", "nat", "-S"]);
+    expect(nsRules).toContain(`--to-destination ${GUEST_IP}`);
+    expect(nsRules).toContain(`--to-source ${slot.hostIp}`);
+    expect((await taggedRules(950)).map((r) => r.chain).sort()).toEqual([
+      "FORWARD",
+      "FORWARD",
+      "FORWARD",
+      "INPUT",
+      "INPUT",
+      "POSTROUTING",
+      "POSTROUTING",
+    ]);
+    const removeStarted = performance.now();
+    await removeNetwork(950);
+    console.log(
+      `network create ${createMs.toFixed(0)} ms, remove ${(performance.now() - removeStarted).toFixed(0)} ms`,
+    );
+    await assertNothingLeft(950);
+    await removeNetwork(950); // idempotent: a second removal finds nothing and does not fail
+  });
+
+  it.each(NETWORK_STEPS.slice(1).map((step, i) => [step, i + 1]))(
+    "rolls back everything when step %s fails",
+    async (failingStep) => {
+      const injected = new Error(`injected failure at ${failingStep}`);
+      const attempt = createNetwork(951, {
+        beforeStep: (step) => {
+          if (step === failingStep) throw injected;
+        },
+      });
+      await expect(attempt).rejects.toMatchObject({ code: "internal", cause: injected });
+      await assertNothingLeft(951);
+    },
+  );
+
+  it("rolls back after a real failure and leaves a namespace it did not create alone", async () => {
+    // A route already occupying the slot's host address makes the "host-link" step fail for real.
+    const slot = slotNetwork(952);
+    await run(["ip", "route", "add", "blackhole", `${slot.hostIp}/32`]);
+    try {
+      await expect(createNetwork(952)).rejects.toMatchObject({ code: "internal" });
+      expect(await namespaces()).not.toContain(slot.namespace);
+      expect(await links()).not.toContain(slot.vethName);
+    } finally {
+      await run(["ip", "route", "delete", "blackhole", `${slot.hostIp}/32`]);
+    }
+    await run(["ip", "netns", "add", slot.namespace]);
+    await expect(createNetwork(952)).rejects.toMatchObject({ code: "internal" });
+    expect(await namespaces()).toContain(slot.namespace);
+    await run(["ip", "netns", "delete", slot.namespace]);
+    await assertNothingLeft(952);
+  });
+});
+
+describe("cleanupStaleNetworks", () => {
+  it("removes namespaces, links and rules a crashed run left, and only those it is asked to", async () => {
+    await createNetwork(953);
+    await createNetwork(954);
+    await createNetwork(955);
+    // A half-removed slot: namespace gone, but host rules still present.
+    await run(["ip", "netns", "delete", "wrenn-ns-955"]);
+    const report = await cleanupStaleNetworks({ match: (idx) => idx === 953 || idx === 955 });
+    expect(report.failures).toEqual([]);
+    expect(report.namespaces).toEqual(["wrenn-ns-953"]);
+    expect(report.rules).toBe(14);
+    await assertNothingLeft(953);
+    await assertNothingLeft(955);
+    expect(await namespaces()).toContain("wrenn-ns-954");
+    expect(await taggedRules(954)).toHaveLength(7);
+    await removeNetwork(954);
+    await assertNothingLeft(954);
+  });
+});
+
+describe("traffic", () => {
+  let a: SlotNetwork;
+  let b: SlotNetwork;
+  let guestA: string;
+  let hostServer: Server;
+
+  beforeAll(async () => {
+    a = await createNetwork(960);
+    b = await createNetwork(961);
+    guestA = await emulateGuest(a);
+    await emulateGuest(b);
+    // An "internet" namespace connected to the host only, to prove MASQUERADEd egress.
+    extraNamespaces.push(OUTSIDE_NS);
+    await run(["ip", "netns", "add", OUTSIDE_NS]);
+    await run([
+      "ip",
+      "link",
+      "add",
+      OUTSIDE_HOST_LINK,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "eth0",
+      "netns",
+      OUTSIDE_NS,
+    ]);
+    await run(["ip", "addr", "add", `${OUTSIDE_HOST_IP}/24`, "dev", OUTSIDE_HOST_LINK]);
+    await run(["ip", "link", "set", OUTSIDE_HOST_LINK, "up"]);
+    await run(
+      ["ip", "-n", OUTSIDE_NS, "-batch", "-"],
+      ["link set lo up", `addr add ${OUTSIDE_IP}/24 dev eth0`, "link set eth0 up"].join("\n"),
+    );
+    await startServer(OUTSIDE_NS, "outside");
+    hostServer = createServer((_req, res) => res.end("host")).listen(0, "0.0.0.0");
+    await once(hostServer, "listening");
+  });
+
+  afterAll(async () => {
+    hostServer?.close();
+    await removeNetwork(960);
+    await removeNetwork(961);
+  });
+
+  it("reaches each guest from the host at its slot's host-reachable address", async () => {
+    expect(await httpGet(`http://${a.hostIp}:${GUEST_PORT}/`)).toBe(`guest-960 ${a.vethIp}`);
+    expect(await httpGet(`http://${b.hostIp}:${GUEST_PORT}/`)).toBe(`guest-961 ${b.vethIp}`);
+  });
+
+  it("lets a guest reach the outside world, masqueraded behind the host", async () => {
+    expect(await httpGetFrom(guestA, `http://${OUTSIDE_IP}:${GUEST_PORT}/`)).toBe(
+      `outside ${OUTSIDE_HOST_IP}`,
+    );
+  });
+
+  it("keeps sandboxes apart: guest A cannot reach guest B, nor the host's own services", async () => {
+    expect(await httpGetFrom(guestA, `http://${b.hostIp}:${GUEST_PORT}/`)).toMatch(/^FAILED/);
+    expect(await httpGetFrom(guestA, `http://${b.vpeerIp}:${GUEST_PORT}/`)).toMatch(/^FAILED/);
+    const hostPort = (hostServer.address() as AddressInfo).port;
+    expect(await httpGetFrom(guestA, `http://${a.vethIp}:${hostPort}/`)).toMatch(/^FAILED/);
+    // The host still reaches both (the failures above are isolation, not a broken network).
+    expect(await httpGet(`http://${b.hostIp}:${GUEST_PORT}/`)).toBe(`guest-961 ${b.vethIp}`);
+  });
+});
