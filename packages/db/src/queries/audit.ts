@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../client.ts";
 import { type AuditScope, auditLogs } from "../schema.ts";
 
@@ -12,13 +12,13 @@ export async function insertAuditLog(ex: Executor, entry: NewAuditLog): Promise<
   await ex.insert(auditLogs).values(entry);
 }
 
-/** Filters for {@link listAuditLogs}; `before` is the keyset cursor (exclusive). */
+/** Filters for {@link listAuditLogs}; `before` is the id of the last event already seen (exclusive keyset cursor). */
 export interface AuditQuery {
   teamId: string;
   scopes: AuditScope[];
   resourceTypes?: string[];
   actions?: string[];
-  before?: { createdAt: Date; id: string };
+  before?: string;
   limit: number;
 }
 
@@ -28,11 +28,9 @@ export async function listAuditLogs(ex: Executor, q: AuditQuery): Promise<AuditL
   if (q.resourceTypes?.length) conds.push(inArray(auditLogs.resourceType, q.resourceTypes));
   if (q.actions?.length) conds.push(inArray(auditLogs.action, q.actions));
   if (q.before) {
+    // Compared in SQL so the microsecond timestamps never round-trip through JS Dates.
     conds.push(
-      or(
-        lt(auditLogs.createdAt, q.before.createdAt),
-        and(eq(auditLogs.createdAt, q.before.createdAt), lt(auditLogs.id, q.before.id)),
-      ),
+      sql`(${auditLogs.createdAt}, ${auditLogs.id}) < (SELECT a.created_at, a.id FROM audit_logs a WHERE a.id = ${q.before} AND a.team_id = ${q.teamId})`,
     );
   }
   return ex

@@ -1,0 +1,135 @@
+import type { Logger } from "@wrenn/common";
+import type { Database } from "@wrenn/db";
+import { bodyLimit } from "hono/body-limit";
+import type { Redis } from "ioredis";
+import { stringify } from "yaml";
+import { SessionTokens } from "./auth/jwt.ts";
+import { RateLimiter } from "./auth/rate-limit.ts";
+import type { Config } from "./config.ts";
+import { mountDocs } from "./http/docs.ts";
+import { errorResponse } from "./http/errors.ts";
+import { authMiddlewares, requestContext } from "./http/middleware.ts";
+import { createRouter } from "./http/openapi.ts";
+import type { OAuthProvider } from "./oauth/provider.ts";
+import { buildProviderRegistry } from "./oauth/registry.ts";
+import { OAuthStateSigner } from "./oauth/state.ts";
+import { registerAdminRoutes } from "./routes/admin.ts";
+import { registerApiKeyRoutes } from "./routes/api-keys.ts";
+import { registerAuditRoutes } from "./routes/audit.ts";
+import { registerAuthRoutes } from "./routes/auth.ts";
+import type { RouteDeps } from "./routes/deps.ts";
+import { registerMeRoutes } from "./routes/me.ts";
+import { registerOAuthRoutes } from "./routes/oauth.ts";
+import { registerTeamRoutes } from "./routes/teams.ts";
+import { registerUserRoutes } from "./routes/users.ts";
+import { ApiKeysService } from "./services/api-keys.ts";
+import { AuditLogger } from "./services/audit.ts";
+import { AuditQueryService } from "./services/audit-query.ts";
+import { AuthService } from "./services/auth.ts";
+import { type TeamDeletionHook, TeamsService } from "./services/teams.ts";
+import { UsersService } from "./services/users.ts";
+
+/** Everything the HTTP app needs from the outside world. */
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  redis: Redis;
+  log: Logger;
+  /** `GET /health` answers 200 only while this returns true (default: always). */
+  isReady?: () => boolean;
+  /** OAuth providers by name; defaults to those configured in `config`. */
+  oauthProviders?: Map<string, OAuthProvider>;
+  /** Run before a team is soft-deleted (e.g. destroy its sandboxes). */
+  teamDeletionHooks?: TeamDeletionHook[];
+}
+
+/** The OpenAPI document's fixed fields. */
+export const openApiInfo = {
+  openapi: "3.1.0",
+  info: {
+    title: "Wrenn API",
+    version: "0.1.0",
+    description:
+      "Control plane of Wrenn, a self-hostable microVM sandbox platform. Errors are `{code, message}`.",
+  },
+};
+
+/** Builds the control plane's Hono app (tests drive it with `app.request()`). */
+export function createApp(deps: AppDeps) {
+  const { config, db, redis, log } = deps;
+  const tokens = new SessionTokens(config.jwtSecret, config.jwtTtlSec);
+  const audit = new AuditLogger(db, log);
+  const limiter = new RateLimiter(redis, config.rateLimit.windowSec);
+  const routeDeps: RouteDeps = {
+    config,
+    db,
+    log,
+    services: {
+      auth: new AuthService(db, tokens, audit, limiter, config.rateLimit),
+      apiKeys: new ApiKeysService(db, audit),
+      teams: new TeamsService(db, audit, deps.teamDeletionHooks),
+      users: new UsersService(db),
+      audit: new AuditQueryService(db),
+    },
+    mw: authMiddlewares({ db, tokens }),
+    oauth: {
+      providers: deps.oauthProviders ?? buildProviderRegistry(config),
+      state: new OAuthStateSigner(config.jwtSecret),
+    },
+  };
+
+  const app = createRouter();
+  app.use("*", requestContext(log));
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: config.maxBodyBytes,
+      onError: (c) =>
+        c.json(
+          { code: "invalid_argument", message: `request body exceeds ${config.maxBodyBytes} bytes` },
+          400,
+        ),
+    }),
+  );
+  app.onError((err, c) => errorResponse(err, c, c.get("log") ?? log));
+  app.notFound((c) =>
+    c.json({ code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404),
+  );
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "ApiKeyAuth", {
+    type: "apiKey",
+    in: "header",
+    name: "X-API-Key",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "BearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
+
+  app.get("/health", (c) =>
+    (deps.isReady?.() ?? true)
+      ? c.json({ status: "ok" }, 200)
+      : c.json({ code: "unavailable", message: "starting" }, 503),
+  );
+  registerAuthRoutes(app, routeDeps);
+  registerOAuthRoutes(app, routeDeps);
+  registerMeRoutes(app, routeDeps);
+  registerApiKeyRoutes(app, routeDeps);
+  registerTeamRoutes(app, routeDeps);
+  registerUserRoutes(app, routeDeps);
+  registerAuditRoutes(app, routeDeps);
+  registerAdminRoutes(app, routeDeps);
+
+  app.doc31("/openapi.json", openApiInfo);
+  let yamlDoc: string | undefined;
+  app.get("/openapi.yaml", (c) => {
+    yamlDoc ??= stringify(app.getOpenAPI31Document(openApiInfo));
+    return c.body(yamlDoc, 200, { "content-type": "application/yaml; charset=utf-8" });
+  });
+  mountDocs(app);
+  return app;
+}
+
+/** The control plane app type. */
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,28 @@
+import type { Logger } from "@wrenn/common";
+import type { TeamRole } from "@wrenn/db";
+
+/** Who is calling, as established by the auth middleware. */
+export interface AuthContext {
+  kind: "jwt" | "api_key";
+  /** The signed-in user; for an API key, the user who created it (null once that user is gone). */
+  userId: string | null;
+  /** The team the request acts in (JWT `team` claim, or the API key's team). */
+  teamId: string;
+  /** The role claimed by the JWT. A hint only: services re-check the database. */
+  roleHint: TeamRole | null;
+  /** Platform admin, read from the database on every request. */
+  isAdmin: boolean;
+  /** Display name of the actor (user name, or API key name). */
+  name: string;
+  email: string;
+  apiKey?: { id: string; name: string };
+}
+
+/** Hono environment of the control plane app. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    log: Logger;
+    auth: AuthContext;
+  };
+}

@@ -1,0 +1,114 @@
+import { randomUUID } from "node:crypto";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import { errors, type Logger } from "@wrenn/common";
+import { type Database, findApiKeyByHash, getUserById, touchApiKey } from "@wrenn/db";
+import type { Context, MiddlewareHandler } from "hono";
+import { API_KEY_PREFIX, hashApiKey } from "../auth/api-keys.ts";
+import type { SessionTokens } from "../auth/jwt.ts";
+import type { AppEnv } from "./context.ts";
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Assigns a request id (honouring a sane incoming `X-Request-Id`), a child logger, and logs each request. */
+export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const child = log.child({ reqId: requestId });
+    c.set("requestId", requestId);
+    c.set("log", child);
+    c.header("X-Request-Id", requestId);
+    const start = performance.now();
+    await next();
+    child.info(
+      {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - start),
+      },
+      "request",
+    );
+  };
+}
+
+/** The client's IP: the first `X-Forwarded-For` hop behind a trusted proxy, else the socket peer. */
+export function clientIp(c: Context, trustProxy: boolean): string {
+  if (trustProxy) {
+    const fwd = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
+    if (fwd) return fwd;
+  }
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    return "unknown"; // no socket (in-process requests in tests)
+  }
+}
+
+// last_used_at is refreshed at most this often per key, so hot keys do not write on every request.
+const TOUCH_INTERVAL_MS = 10_000;
+
+/** The auth middlewares; every one re-reads the credential's subject from the database. */
+export function authMiddlewares(deps: { db: Database; tokens: SessionTokens }) {
+  const { db, tokens } = deps;
+
+  const requireJWT: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const header = c.req.header("authorization");
+    const match = header?.match(/^Bearer\s+(\S+)$/i);
+    if (!match?.[1]) {
+      throw errors.unauthenticated(
+        c.req.header("x-api-key")
+          ? "this route needs a user session (Bearer token), not an API key"
+          : undefined,
+      );
+    }
+    const claims = await tokens.verify(match[1]);
+    const user = await getUserById(db, claims.sub);
+    if (!user) throw errors.unauthenticated("user no longer exists");
+    c.set("auth", {
+      kind: "jwt",
+      userId: user.id,
+      teamId: claims.team,
+      roleHint: claims.role,
+      isAdmin: user.isAdmin,
+      name: user.name,
+      email: user.email,
+    });
+    await next();
+  };
+
+  const requireAPIKeyOrJWT: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const key = c.req.header("x-api-key");
+    if (key === undefined) return requireJWT(c, next);
+    if (!key.startsWith(API_KEY_PREFIX)) throw errors.unauthenticated("invalid API key");
+    const row = await findApiKeyByHash(db, hashApiKey(key));
+    if (!row) throw errors.unauthenticated("invalid API key");
+    const now = new Date();
+    if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
+      await touchApiKey(db, row.id, now);
+    }
+    c.set("auth", {
+      kind: "api_key",
+      userId: row.createdBy,
+      teamId: row.teamId,
+      roleHint: null,
+      isAdmin: false,
+      name: row.name,
+      email: "",
+      apiKey: { id: row.id, name: row.name },
+    });
+    await next();
+  };
+
+  /** Platform admins only; `is_admin` is read from the database by `requireJWT`, never from the token. */
+  const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
+    await requireJWT(c, async () => {
+      const auth = c.get("auth");
+      const user = auth.userId ? await getUserById(db, auth.userId) : undefined;
+      if (!user?.isAdmin) throw errors.permissionDenied("platform admin only");
+      await next();
+    });
+  };
+
+  return { requireJWT, requireAPIKeyOrJWT, requireAdmin };
+}

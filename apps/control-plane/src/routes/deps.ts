@@ -1,0 +1,32 @@
+import type { Logger } from "@wrenn/common";
+import type { Database } from "@wrenn/db";
+import type { MiddlewareHandler } from "hono";
+import type { Config } from "../config.ts";
+import type { AppEnv } from "../http/context.ts";
+import type { OAuthProvider } from "../oauth/provider.ts";
+import type { OAuthStateSigner } from "../oauth/state.ts";
+import type { ApiKeysService } from "../services/api-keys.ts";
+import type { AuditQueryService } from "../services/audit-query.ts";
+import type { AuthService } from "../services/auth.ts";
+import type { TeamsService } from "../services/teams.ts";
+import type { UsersService } from "../services/users.ts";
+
+/** What route modules need: services, auth middlewares and a little configuration. */
+export interface RouteDeps {
+  config: Config;
+  db: Database;
+  log: Logger;
+  services: {
+    auth: AuthService;
+    apiKeys: ApiKeysService;
+    teams: TeamsService;
+    users: UsersService;
+    audit: AuditQueryService;
+  };
+  mw: {
+    requireJWT: MiddlewareHandler<AppEnv>;
+    requireAPIKeyOrJWT: MiddlewareHandler<AppEnv>;
+    requireAdmin: MiddlewareHandler<AppEnv>;
+  };
+  oauth: { providers: Map<string, OAuthProvider>; state: OAuthStateSigner };
+}

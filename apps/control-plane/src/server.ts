@@ -1,0 +1,70 @@
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import type { Logger } from "@wrenn/common";
+import { connectDatabase, migrate } from "@wrenn/db";
+import { Redis } from "ioredis";
+import { type AppDeps, createApp } from "./app.ts";
+import type { Config } from "./config.ts";
+
+/** A running control plane HTTP server. */
+export interface RunningControlPlane {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  port: number;
+  /** Stops accepting connections and closes the database pool and Redis. */
+  close(): Promise<void>;
+}
+
+/**
+ * Migrates the database at `databaseUrl`, connects Redis, and serves the app
+ * on `config.host:config.port`. `/health` turns 200 once everything is up.
+ */
+export async function startControlPlane(options: {
+  config: Config;
+  log: Logger;
+  databaseUrl: string;
+  redisUrl: string;
+  deps?: Partial<AppDeps>;
+}): Promise<RunningControlPlane> {
+  const { config, log } = options;
+  const applied = await migrate(options.databaseUrl);
+  if (applied.length) log.info({ applied }, "database migrated");
+  const db = connectDatabase(options.databaseUrl, {
+    onError: (err) => log.error({ err }, "idle database client"),
+  });
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+  redis.on("error", (err) => log.warn({ err }, "redis"));
+  try {
+    await redis.ping();
+  } catch (err) {
+    await db.close();
+    redis.disconnect();
+    throw new Error(`cannot reach Redis at ${options.redisUrl.replace(/\/\/[^@]*@/, "//")}`, { cause: err });
+  }
+  let ready = false;
+  const app = createApp({ config, db: db.db, redis, log, isReady: () => ready, ...options.deps });
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  ready = true;
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  log.info({ url }, "control plane listening");
+  return {
+    url,
+    port,
+    async close() {
+      ready = false;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive connections would hold close() open.
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      redis.disconnect();
+      await db.close();
+    },
+  };
+}

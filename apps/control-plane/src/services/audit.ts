@@ -1,0 +1,190 @@
+import type { Logger } from "@wrenn/common";
+import { type AuditScope, type AuditStatus, type Database, insertAuditLog } from "@wrenn/db";
+import { formatId } from "../ids.ts";
+import type { Actor } from "./actor.ts";
+
+interface Event {
+  teamId: string | null;
+  resourceType: string;
+  resourceId: string;
+  action: string;
+  scope: AuditScope;
+  status?: AuditStatus;
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * The append-only audit trail. One named method per event so call sites read
+ * as what happened; `admin` scope events are visible to team admins and owners
+ * only. Writing never fails the action it records: errors are logged.
+ */
+export class AuditLogger {
+  constructor(
+    private readonly db: Database,
+    private readonly log: Logger,
+  ) {}
+
+  private async record(actor: Actor, e: Event): Promise<void> {
+    try {
+      await insertAuditLog(this.db, {
+        teamId: e.teamId,
+        actorType: actor.type,
+        actorId: actor.id,
+        actorName: actor.name,
+        resourceType: e.resourceType,
+        resourceId: e.resourceId,
+        action: e.action,
+        scope: e.scope,
+        status: e.status ?? "success",
+        metadata: e.metadata ?? {},
+      });
+    } catch (err) {
+      this.log.error({ err, action: e.action }, "audit log write failed");
+    }
+  }
+
+  /** A user signed up (their first team was created with them). */
+  userSignedUp(actor: Actor, teamId: string, userId: string, method: "password" | "oauth") {
+    return this.record(actor, {
+      teamId,
+      resourceType: "user",
+      resourceId: formatId("user", userId),
+      action: "signup",
+      scope: "admin",
+      metadata: { method },
+    });
+  }
+
+  /** A user signed in. */
+  userLoggedIn(actor: Actor, teamId: string, userId: string, method: "password" | "oauth") {
+    return this.record(actor, {
+      teamId,
+      resourceType: "user",
+      resourceId: formatId("user", userId),
+      action: "login",
+      scope: "admin",
+      metadata: { method },
+    });
+  }
+
+  /** A team was created. */
+  teamCreated(actor: Actor, teamId: string, name: string) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "team",
+      resourceId: formatId("team", teamId),
+      action: "create",
+      scope: "team",
+      metadata: { name },
+    });
+  }
+
+  /** A team was renamed. */
+  teamRenamed(actor: Actor, teamId: string, from: string, to: string) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "team",
+      resourceId: formatId("team", teamId),
+      action: "rename",
+      scope: "team",
+      metadata: { from, to },
+    });
+  }
+
+  /** A team was soft-deleted. */
+  teamDeleted(actor: Actor, teamId: string) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "team",
+      resourceId: formatId("team", teamId),
+      action: "delete",
+      scope: "admin",
+      status: "warning",
+    });
+  }
+
+  /** A platform admin changed a team's BYOC flag. */
+  teamByocSet(actor: Actor, teamId: string, isByoc: boolean) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "team",
+      resourceId: formatId("team", teamId),
+      action: "set_byoc",
+      scope: "admin",
+      metadata: { is_byoc: isByoc },
+    });
+  }
+
+  /** An API key was created. */
+  apiKeyCreated(actor: Actor, teamId: string, keyId: string, name: string) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "api_key",
+      resourceId: formatId("apiKey", keyId),
+      action: "create",
+      scope: "admin",
+      metadata: { name },
+    });
+  }
+
+  /** An API key was revoked. */
+  apiKeyRevoked(actor: Actor, teamId: string, keyId: string, name: string) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "api_key",
+      resourceId: formatId("apiKey", keyId),
+      action: "revoke",
+      scope: "admin",
+      status: "warning",
+      metadata: { name },
+    });
+  }
+
+  /** A member was added to a team. */
+  memberAdded(actor: Actor, teamId: string, userId: string, email: string, role: string) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "member",
+      resourceId: formatId("user", userId),
+      action: "add",
+      scope: "team",
+      metadata: { email, role },
+    });
+  }
+
+  /** A member was removed from a team by an admin or owner. */
+  memberRemoved(actor: Actor, teamId: string, userId: string, email: string) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "member",
+      resourceId: formatId("user", userId),
+      action: "remove",
+      scope: "team",
+      status: "warning",
+      metadata: { email },
+    });
+  }
+
+  /** A member left a team. */
+  memberLeft(actor: Actor, teamId: string, userId: string) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "member",
+      resourceId: formatId("user", userId),
+      action: "leave",
+      scope: "team",
+    });
+  }
+
+  /** A member's role changed. */
+  memberRoleUpdated(actor: Actor, teamId: string, userId: string, from: string, to: string) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "member",
+      resourceId: formatId("user", userId),
+      action: "role_update",
+      scope: "admin",
+      metadata: { from, to },
+    });
+  }
+}
