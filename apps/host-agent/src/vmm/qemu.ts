@@ -1,0 +1,359 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { type Accel, type AccelSetting, resolveAccel } from "./accel.ts";
+import { QmpClient } from "./qmp.ts";
+import type { RestoreSource, VmInstance, Vmm, VmmFingerprint, VmSpec } from "./types.ts";
+
+const execFileAsync = promisify(execFile);
+
+/** The guest NIC's MAC: identical for every VM so a snapshot restores without network reconfiguration. */
+export const GUEST_MAC = "02:77:72:6e:00:01";
+
+/** Files the driver keeps in a VM's run directory. */
+export const RUN_FILES = {
+  qmp: "qmp.sock",
+  pid: "vmm.pid",
+  console: "console.log",
+  vmmLog: "vmm.log",
+} as const;
+
+/** Options of the QEMU microvm driver. */
+export interface QemuDriverOptions {
+  qemuBinary?: string;
+  accel?: AccelSetting;
+  /** TCG translation-cache size in MiB: a density knob (smaller = less RSS, more retranslation). */
+  tcgTbSizeMb?: number;
+  /** Kernel used for the KVM probe. */
+  probeKernel: string;
+}
+
+/** Quotes a path for the `/bin/sh -c` QEMU runs `exec:` migration URIs with. */
+function shellQuote(path: string): string {
+  return `'${path.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The QEMU `microvm` driver. QEMU runs as a normal child process (never
+ * `-daemonize`, which breaks `exec:` migration) in its own process group, is
+ * controlled over QMP, and records its pid in the run directory so a restarted
+ * agent can find and end it.
+ */
+export class QemuMicrovmDriver implements Vmm {
+  readonly driver = "qemu-microvm";
+  private readonly qemuBinary: string;
+  private readonly accelSetting: AccelSetting;
+  private readonly tbSizeMb: number;
+  private accel: Promise<Accel> | undefined;
+  private version: Promise<string> | undefined;
+
+  constructor(private readonly options: QemuDriverOptions) {
+    this.qemuBinary = options.qemuBinary ?? "qemu-system-x86_64";
+    this.accelSetting = options.accel ?? "auto";
+    this.tbSizeMb = options.tcgTbSizeMb ?? 128;
+  }
+
+  /** The accelerator in use (probed once). */
+  resolveAccel(): Promise<Accel> {
+    this.accel ??= resolveAccel(this.accelSetting, this.qemuBinary, this.options.probeKernel);
+    return this.accel;
+  }
+
+  async fingerprint(): Promise<VmmFingerprint> {
+    this.version ??= execFileAsync(this.qemuBinary, ["--version"]).then(
+      (r) => r.stdout.split("\n")[0]?.trim() ?? "unknown",
+    );
+    const accel = await this.resolveAccel();
+    return {
+      driver: this.driver,
+      version: await this.version,
+      accel,
+      machine: machineShape(accel, this.tbSizeMb),
+    };
+  }
+
+  async boot(spec: VmSpec): Promise<VmInstance> {
+    const vm = await this.launch(spec, false);
+    return vm;
+  }
+
+  async restore(spec: VmSpec, source: RestoreSource): Promise<VmInstance> {
+    if (source.kind === "template" && spec.memory.kind !== "file-private") {
+      throw new Error("template restore needs a file-private memory backend");
+    }
+    if (source.kind === "full" && spec.memory.kind !== "anonymous") {
+      throw new Error("full-snapshot restore needs anonymous memory");
+    }
+    const vm = await this.launch(spec, true);
+    try {
+      await setIgnoreShared(vm.qmp, source.kind === "template");
+      await vm.qmp.execute("migrate-incoming", { uri: `exec:cat ${shellQuote(source.stateFile)}` });
+      await waitForMigration(vm, 60_000);
+      await vm.qmp.execute("cont");
+      return vm;
+    } catch (err) {
+      await vm.kill();
+      throw withConsole(err, spec);
+    }
+  }
+
+  async captureTemplate(instance: VmInstance, stateFile: string): Promise<void> {
+    const vm = asQemu(instance);
+    await vm.qmp.execute("stop");
+    await setIgnoreShared(vm.qmp, true);
+    await migrateToFile(vm, stateFile);
+    await vm.kill();
+  }
+
+  async saveFull(instance: VmInstance, stateFile: string): Promise<void> {
+    const vm = asQemu(instance);
+    await vm.qmp.execute("stop");
+    await setIgnoreShared(vm.qmp, false);
+    try {
+      await migrateToFile(vm, stateFile);
+    } catch (err) {
+      // The guest must keep running when the save failed: pause falls back to other handling.
+      await vm.qmp.execute("cont").catch(() => {});
+      throw err;
+    }
+    await vm.kill();
+  }
+
+  async convertFullToTemplate(
+    spec: VmSpec,
+    fullStateFile: string,
+    ramFile: string,
+    stateFile: string,
+  ): Promise<void> {
+    const vm = await this.launch({ ...spec, memory: { kind: "file-shared", path: ramFile } }, true);
+    try {
+      await setIgnoreShared(vm.qmp, false);
+      await vm.qmp.execute("migrate-incoming", { uri: `exec:cat ${shellQuote(fullStateFile)}` });
+      await waitForMigration(vm, 60_000);
+      // The guest never runs here: the loaded RAM now sits in the shared file, device state goes out.
+      await setIgnoreShared(vm.qmp, true);
+      await migrateToFile(vm, stateFile);
+    } finally {
+      await vm.kill();
+    }
+  }
+
+  private async launch(spec: VmSpec, incoming: boolean): Promise<QemuVm> {
+    const accel = await this.resolveAccel();
+    const qmpPath = join(spec.runDir, RUN_FILES.qmp);
+    await rm(qmpPath, { force: true });
+    const args = buildQemuArgs(spec, accel, this.tbSizeMb, incoming);
+    const { command, args: wrapped } = spec.network.wrapCommand(this.qemuBinary, args);
+    const logFd = openSync(join(spec.runDir, RUN_FILES.vmmLog), "a");
+    let child: ChildProcess;
+    try {
+      child = spawn(command, wrapped, { stdio: ["ignore", logFd, logFd], detached: true });
+    } finally {
+      closeSync(logFd);
+    }
+    child.unref();
+    const exited = new Promise<number | null>((resolve) => {
+      child.once("exit", (code) => resolve(code));
+      child.once("error", () => resolve(-1));
+    });
+    const pid = child.pid;
+    if (pid === undefined) {
+      throw new Error(`could not start ${command}: ${await tail(join(spec.runDir, RUN_FILES.vmmLog))}`);
+    }
+    await writeFile(join(spec.runDir, RUN_FILES.pid), `${pid}\n`);
+    let qmp: QmpClient;
+    try {
+      qmp = await Promise.race([
+        QmpClient.connect(qmpPath, 15_000),
+        exited.then((code) => {
+          throw new Error(`QEMU exited with ${code}`);
+        }),
+      ]);
+    } catch (err) {
+      child.kill("SIGKILL");
+      await exited;
+      throw new Error(`QEMU failed to start: ${await tail(join(spec.runDir, RUN_FILES.vmmLog))}`, {
+        cause: err,
+      });
+    }
+    return new QemuVm(spec.id, pid, child, exited, qmp, spec.runDir);
+  }
+}
+
+/** Machine-shaping options shared by capture and restore; changing any of them invalidates snapshots. */
+function machineShape(accel: Accel, tbSizeMb: number): string {
+  const cpu = accel === "kvm" ? "host" : "max";
+  const tcg = accel === "tcg" ? `,tb-size=${tbSizeMb}` : "";
+  return `microvm,rtc=on;accel=${accel}${tcg};cpu=${cpu};blk=virtio-blk-device;net=virtio-net-device,mac=${GUEST_MAC}`;
+}
+
+let hostTscKhz: number | undefined;
+
+/**
+ * Under TCG the guest kernel cannot calibrate its TSC against the emulated PIT
+ * on a busy host ("Unable to calibrate against PIT") and then hangs without a
+ * clocksource. TCG's TSC runs at the host's rate, so we tell the guest that rate.
+ */
+function tcgTimekeepingArgs(): string {
+  if (hostTscKhz === undefined) {
+    let mhz = 0;
+    try {
+      const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
+      mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo)?.[1] ?? 0);
+    } catch {
+      // Not Linux /proc: leave calibration to the guest.
+    }
+    hostTscKhz = Math.round(mhz * 1000);
+  }
+  return hostTscKhz > 0 ? `tsc_early_khz=${hostTscKhz}` : "";
+}
+
+/** Builds the QEMU command line for `spec`. Exported for tests and diagnostics. */
+export function buildQemuArgs(spec: VmSpec, accel: Accel, tbSizeMb: number, incoming: boolean): string[] {
+  const mem = spec.memory;
+  const memoryObject =
+    mem.kind === "anonymous"
+      ? `memory-backend-ram,id=mem,size=${spec.memoryMb}M`
+      : `memory-backend-file,id=mem,size=${spec.memoryMb}M,mem-path=${mem.path},share=${mem.kind === "file-shared" ? "on" : "off"}`;
+  const args = [
+    "-name",
+    `wrenn-${spec.id}`,
+    "-M",
+    "microvm,rtc=on,memory-backend=mem",
+    "-accel",
+    accel === "tcg" ? `tcg,tb-size=${tbSizeMb}` : "kvm",
+    "-cpu",
+    accel === "kvm" ? "host" : "max",
+    "-smp",
+    String(spec.vcpus),
+    "-m",
+    `${spec.memoryMb}M`,
+    "-object",
+    memoryObject,
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-no-reboot",
+    "-chardev",
+    `file,id=con,path=${join(spec.runDir, RUN_FILES.console)},append=on`,
+    "-serial",
+    "chardev:con",
+    "-kernel",
+    spec.kernel,
+    "-initrd",
+    spec.initrd,
+    "-append",
+    `console=ttyS0 root=/dev/vda rw panic=-1 ${accel === "tcg" ? tcgTimekeepingArgs() : ""} ${spec.kernelArgs}`
+      .replace(/\s+/g, " ")
+      .trim(),
+    "-drive",
+    `id=root,file=${spec.rootDisk.path},format=${spec.rootDisk.format},if=none,cache=writeback,discard=unmap`,
+    "-device",
+    "virtio-blk-device,drive=root",
+    "-netdev",
+    spec.network.qemuNetdev(),
+    "-device",
+    `virtio-net-device,netdev=n0,mac=${GUEST_MAC}`,
+    "-qmp",
+    `unix:${join(spec.runDir, RUN_FILES.qmp)},server=on,wait=off`,
+  ];
+  if (incoming) args.push("-incoming", "defer");
+  return args;
+}
+
+/** A QEMU process driven over QMP. */
+class QemuVm implements VmInstance {
+  private killing: Promise<void> | undefined;
+  private running = true;
+
+  constructor(
+    readonly id: string,
+    readonly pid: number,
+    private readonly child: ChildProcess,
+    readonly exited: Promise<number | null>,
+    readonly qmp: QmpClient,
+    private readonly runDir: string,
+  ) {
+    void exited.then(() => {
+      this.running = false;
+      qmp.close();
+    });
+  }
+
+  get alive(): boolean {
+    return this.running;
+  }
+
+  kill(): Promise<void> {
+    this.killing ??= (async () => {
+      if (this.running) {
+        await this.qmp.execute("quit", {}, 2_000).catch(() => {});
+        const timer = setTimeout(() => this.child.kill("SIGKILL"), 2_000);
+        await this.exited;
+        clearTimeout(timer);
+      }
+      this.qmp.close();
+      await rm(join(this.runDir, RUN_FILES.pid), { force: true });
+      await rm(join(this.runDir, RUN_FILES.qmp), { force: true });
+    })();
+    return this.killing;
+  }
+
+  async resizeRootDisk(bytes: number): Promise<void> {
+    await this.qmp.execute("block_resize", { device: "root", size: bytes });
+  }
+}
+
+function asQemu(vm: VmInstance): QemuVm {
+  if (!(vm instanceof QemuVm)) throw new Error("not a QEMU VM");
+  return vm;
+}
+
+async function setIgnoreShared(qmp: QmpClient, on: boolean): Promise<void> {
+  await qmp.execute("migrate-set-capabilities", {
+    capabilities: [{ capability: "x-ignore-shared", state: on }],
+  });
+}
+
+async function migrateToFile(vm: QemuVm, file: string): Promise<void> {
+  await rm(file, { force: true });
+  // The default bandwidth cap (128 MiB/s) would dominate pause time; the target is a local file.
+  await vm.qmp.execute("migrate-set-parameters", { "max-bandwidth": 16 * 1024 ** 3 });
+  await vm.qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(file)}` });
+  await waitForMigration(vm, 120_000);
+}
+
+/** Polls `query-migrate` until `completed`; a failure or timeout is an error, never a hang. */
+async function waitForMigration(vm: QemuVm, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  while (Date.now() < deadline) {
+    if (!vm.alive) throw new Error("QEMU exited during migration");
+    const info = await vm.qmp.execute("query-migrate");
+    if (info.status === "completed") return;
+    if (info.status === "failed" || info.status === "cancelled") {
+      throw new Error(`migration ${info.status}: ${info["error-desc"] ?? "no reason given"}`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 20);
+  }
+  throw new Error(`migration did not complete within ${timeoutMs} ms`);
+}
+
+async function tail(file: string, bytes = 2000): Promise<string> {
+  try {
+    const text = await readFile(file, "utf8");
+    return text.slice(-bytes).trim() || "(no output)";
+  } catch {
+    return "(no output)";
+  }
+}
+
+function withConsole(err: unknown, spec: VmSpec): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  e.message += ` (see ${join(spec.runDir, RUN_FILES.vmmLog)})`;
+  return e;
+}
