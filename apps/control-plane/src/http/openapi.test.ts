@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { call, createTestApp, type TestApp } from "../testing.ts";
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(async () => {
+  await t?.cleanup();
+});
+
+const expectedRoutes = [
+  "post /v1/auth/signup",
+  "post /v1/auth/login",
+  "post /v1/auth/switch-team",
+  "get /v1/auth/oauth/{provider}",
+  "get /v1/auth/oauth/{provider}/callback",
+  "get /v1/me",
+  "get /v1/api-keys",
+  "post /v1/api-keys",
+  "delete /v1/api-keys/{id}",
+  "get /v1/teams",
+  "post /v1/teams",
+  "get /v1/teams/{id}",
+  "patch /v1/teams/{id}",
+  "delete /v1/teams/{id}",
+  "get /v1/teams/{id}/members",
+  "post /v1/teams/{id}/members",
+  "patch /v1/teams/{id}/members/{userId}",
+  "delete /v1/teams/{id}/members/{userId}",
+  "post /v1/teams/{id}/leave",
+  "get /v1/users/search",
+  "get /v1/audit-logs",
+  "put /v1/admin/teams/{id}/byoc",
+];
+
+describe("OpenAPI", () => {
+  it("serves an OpenAPI 3.1 document listing every route with its error responses", async () => {
+    const res = await call(t.app, "GET", "/openapi.json");
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe("3.1.0");
+    const ops: string[] = [];
+    for (const [path, item] of Object.entries(res.body.paths as Record<string, Record<string, unknown>>)) {
+      for (const [method, op] of Object.entries(item)) {
+        ops.push(`${method} ${path}`);
+        const responses = Object.keys((op as { responses: Record<string, unknown> }).responses);
+        expect(responses, `${method} ${path}`).toContain("500");
+        expect(
+          responses.some((s) => s.startsWith("4")),
+          `${method} ${path} documents a 4xx`,
+        ).toBe(true);
+      }
+    }
+    expect(ops.sort()).toEqual([...expectedRoutes].sort());
+    expect(Object.keys(res.body.components.securitySchemes)).toEqual(["ApiKeyAuth", "BearerAuth"]);
+    expect(res.body.components.schemas.Error.properties.code.enum).toContain("invalid_argument");
+  });
+
+  it("serves the same document as YAML", async () => {
+    const res = await call(t.app, "GET", "/openapi.yaml");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/yaml/);
+    const doc = parse(res.body as string);
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths)).toContain("/v1/me");
+  });
+
+  it("serves Swagger UI and its assets locally", async () => {
+    const page = await call(t.app, "GET", "/docs");
+    expect(page.status).toBe(200);
+    expect(page.body).toContain("/docs/assets/swagger-ui-bundle.js");
+    expect(page.body).not.toMatch(/https?:\/\//);
+    const js = await t.app.request("/docs/assets/swagger-ui-bundle.js");
+    expect(js.status).toBe(200);
+    expect((await js.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
+    expect((await t.app.request("/docs/assets/..%2Fpackage.json")).status).toBe(404);
+  });
+
+  it("answers /health", async () => {
+    const res = await call(t.app, "GET", "/health");
+    expect(res).toMatchObject({ status: 200, body: { status: "ok" } });
+  });
+});
