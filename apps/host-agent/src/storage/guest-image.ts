@@ -19,7 +19,7 @@ export interface GuestImage {
  */
 export async function findGuestImage(dataDir: string): Promise<GuestImage> {
   const baseDir = join(dataDir, "images", "base");
-  let best: { image: GuestImage; mtime: number } | undefined;
+  let best: { image: GuestImage; builtAt: string } | undefined;
   const entries = await readdir(baseDir).catch(() => [] as string[]);
   for (const hash of entries) {
     const dir = join(baseDir, hash);
@@ -30,10 +30,13 @@ export async function findGuestImage(dataDir: string): Promise<GuestImage> {
       rootfs: join(dir, "rootfs.ext4"),
     };
     try {
-      const manifest = await stat(join(dir, "manifest.json"));
+      const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as {
+        hash?: unknown;
+        builtAt?: unknown;
+      };
+      if (manifest.hash !== hash || typeof manifest.builtAt !== "string") continue;
       await Promise.all([stat(image.kernel), stat(image.initrd), stat(image.rootfs)]);
-      JSON.parse(await readFile(join(dir, "manifest.json"), "utf8"));
-      if (!best || manifest.mtimeMs > best.mtime) best = { image, mtime: manifest.mtimeMs };
+      if (!best || manifest.builtAt > best.builtAt) best = { image, builtAt: manifest.builtAt };
     } catch {
       // Incomplete or foreign directory: not an image.
     }

@@ -92,3 +92,30 @@ export function freeLoopbackPort(): Promise<number> {
     });
   });
 }
+
+/** A network attachment held by one VM, released when the VM is gone for good (or paused). */
+export interface NetworkLease {
+  attachment: NetworkAttachment;
+  release(): Promise<void>;
+}
+
+/**
+ * Hands out network attachments. The sandbox manager only knows this seam: the
+ * user-mode provider below, or the per-sandbox namespace provider (netns + veth
+ * + TAP + NAT) of the network module. Template captures and sandboxes must use
+ * the same provider kind: the VMM's network backend is part of a snapshot.
+ */
+export interface NetworkProvider {
+  /** Recorded in snapshot metadata (`user`, `netns-tap`). */
+  readonly kind: string;
+  acquire(ownerId: string): Promise<NetworkLease>;
+}
+
+/** Provider of {@link UserModeNetwork} attachments (nothing to release but the port). */
+export class UserModeNetworkProvider implements NetworkProvider {
+  readonly kind = "user";
+
+  async acquire(): Promise<NetworkLease> {
+    return { attachment: await UserModeNetwork.allocate(), release: async () => {} };
+  }
+}

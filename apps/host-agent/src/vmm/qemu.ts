@@ -3,14 +3,15 @@ import { closeSync, openSync, readFileSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { GUEST_MAC } from "../network/index.ts";
 import { type Accel, type AccelSetting, resolveAccel } from "./accel.ts";
 import { QmpClient } from "./qmp.ts";
 import type { RestoreSource, VmInstance, Vmm, VmmFingerprint, VmSpec } from "./types.ts";
 
 const execFileAsync = promisify(execFile);
 
-/** The guest NIC's MAC: identical for every VM so a snapshot restores without network reconfiguration. */
-export const GUEST_MAC = "02:77:72:6e:00:01";
+/** The guest NIC's MAC (from the network module): identical for every VM, so snapshots restore unchanged. */
+export { GUEST_MAC };
 
 /** Files the driver keeps in a VM's run directory. */
 export const RUN_FILES = {
@@ -119,6 +120,23 @@ export class QemuMicrovmDriver implements Vmm {
       throw err;
     }
     await vm.kill();
+  }
+
+  async checkpoint(
+    instance: VmInstance,
+    stateFile: string,
+    whileStopped: () => Promise<void>,
+  ): Promise<void> {
+    const vm = asQemu(instance);
+    await vm.qmp.execute("stop");
+    try {
+      await setIgnoreShared(vm.qmp, false);
+      await migrateToFile(vm, stateFile);
+      await whileStopped();
+    } finally {
+      // `cont` after a completed migration re-activates the block devices QEMU released for it.
+      await vm.qmp.execute("cont");
+    }
   }
 
   async convertFullToTemplate(

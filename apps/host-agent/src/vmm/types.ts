@@ -88,6 +88,12 @@ export interface Vmm {
    * state goes to `stateFile`, RAM stays in the shared file. Ends the VM.
    */
   captureTemplate(vm: VmInstance, stateFile: string): Promise<void>;
+  /**
+   * Saves RAM + device state to `stateFile` while the guest is stopped, runs
+   * `whileStopped` (e.g. copying the disk, which is flushed and consistent with
+   * the state at that moment) and lets the guest continue.
+   */
+  checkpoint(vm: VmInstance, stateFile: string, whileStopped: () => Promise<void>): Promise<void>;
   /** Saves RAM + device state of a VM to `stateFile` and ends the VM (pause). */
   saveFull(vm: VmInstance, stateFile: string): Promise<void>;
   /**

@@ -1,0 +1,63 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "@wrenn/common";
+import { TemplateStore } from "../snapshot/templates.ts";
+import { findGuestImage } from "../storage/guest-image.ts";
+import { DataLayout } from "../storage/layout.ts";
+import { parseAccelSetting } from "../vmm/accel.ts";
+import { type NetworkProvider, UserModeNetworkProvider } from "../vmm/network-attachment.ts";
+import { QemuMicrovmDriver } from "../vmm/qemu.ts";
+import { SandboxManager, type SandboxManagerOptions } from "./manager.ts";
+
+/** Where the guest image is built (`WRENN_DATA_DIR`, default /var/lib/wrenn). */
+export const IMAGE_DATA_DIR = process.env.WRENN_DATA_DIR || "/var/lib/wrenn";
+
+/** A manager on real QEMU microVMs with its own temporary data directory (test and benchmark helper). */
+export interface TestAgent {
+  dataDir: string;
+  manager: SandboxManager;
+  driver: QemuMicrovmDriver;
+  templates: TemplateStore;
+  /** Ends every VM and deletes the data directory. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Builds a manager for tests and benchmarks. Fails (never skips) when QEMU or the
+ * guest image is missing: the image lookup throws with the build command.
+ */
+export async function createTestAgent(
+  options: { dataDir?: string; network?: NetworkProvider; limits?: SandboxManagerOptions["limits"] } = {},
+): Promise<TestAgent> {
+  const image = await findGuestImage(IMAGE_DATA_DIR);
+  const dataDir =
+    options.dataDir ?? (await mkdtemp(join(process.env.WRENN_TEST_TMP || tmpdir(), "wrenn-agent-")));
+  const logger = createLogger("host-agent-test", process.env.LOG_LEVEL ?? "warn");
+  const layout = new DataLayout(dataDir);
+  const driver = new QemuMicrovmDriver({
+    probeKernel: image.kernel,
+    accel: parseAccelSetting(process.env.WRENN_ACCEL),
+  });
+  const templates = new TemplateStore(layout, driver, logger);
+  const manager = new SandboxManager({
+    layout,
+    vmm: driver,
+    templates,
+    network: options.network ?? new UserModeNetworkProvider(),
+    guestImage: async () => image,
+    logger,
+    limits: options.limits,
+  });
+  await manager.recover();
+  return {
+    dataDir,
+    manager,
+    driver,
+    templates,
+    async dispose() {
+      await manager.shutdown();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/** Lifecycle states of a sandbox on this host. */
+export type SandboxState = "starting" | "running" | "pausing" | "paused" | "stopping" | "stopped" | "error";
+
+/** What the agent remembers about a sandbox, persisted as `sandbox.json` so restarts and pauses survive. */
+export interface SandboxRecord {
+  id: string;
+  teamId: string;
+  templateId: string;
+  templateTeamId: string;
+  templateName: string;
+  /** The template generation the sandbox descends from (its disk's backing file lives there). */
+  generationDir: string;
+  vcpus: number;
+  memoryMb: number;
+  diskSizeMb: number;
+  timeoutSec: number;
+  metadata: Record<string, string>;
+  envs: Record<string, string>;
+  /** Needed to talk to envd again after an agent restart (the file is mode 0600). */
+  accessToken?: string | undefined;
+  state: SandboxState;
+  /** True when the agent paused it on its own (inactivity or PauseAll). */
+  autoPaused: boolean;
+  envdVersion: string;
+  createdAt: string;
+  lastActiveAt: string;
+  /** Network provider kind the VM ran with: a pause state only restores on the same kind. */
+  networkKind: string;
+}
+
+/** Input of {@link SandboxManager.create}. */
+export interface CreateSandboxInput {
+  sandboxId: string;
+  teamId: string;
+  templateId: string;
+  templateTeamId?: string;
+  templateName?: string;
+  vcpus?: number;
+  memoryMb?: number;
+  diskSizeMb?: number;
+  timeoutSec?: number;
+  envs?: Record<string, string>;
+  metadata?: Record<string, string>;
+  envdAccessToken?: string | undefined;
+}
+
+/** A read-only view of one sandbox for listings. */
+export interface SandboxView extends Readonly<SandboxRecord> {
+  /** The VMM process id while a VM runs. */
+  pid: number | undefined;
+  /** The sandbox's disk overlay (for disk-usage metrics). */
+  diskPath: string;
+  /** Host address where guest ports are reachable (undefined with user-mode networking). */
+  guestHost: string | undefined;
+}
