@@ -54,7 +54,7 @@ describe("SandboxManager on QEMU microVMs", () => {
     expect(Date.now() - started).toBeLessThan(120_000);
     await agent.manager.destroy(id);
     await expect(stat(join(agent.dataDir, "sandboxes", id))).rejects.toThrow();
-    expect(agent.manager.list().sandboxes.map((s) => s.sandboxId)).not.toContain(id);
+    expect(agent.manager.list().sandboxes.map((s) => s.id)).not.toContain(id);
   });
 
   it(`keeps files and background processes across ${PAUSE_CYCLES} pause/resume cycles`, async () => {
