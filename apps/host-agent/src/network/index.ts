@@ -30,4 +30,5 @@ export {
   type NetworkStep,
   removeNetwork,
 } from "./netns.ts";
+export { SandboxNetworks, type SandboxNetworksOptions } from "./sandbox-networks.ts";
 export { SlotAllocator } from "./slot-allocator.ts";

@@ -6,15 +6,25 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFile, readlink, stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GATEWAY_IP, GUEST_IP, GUEST_MAC, type SlotNetwork, slotNetwork } from "./addresses.ts";
+import {
+  GATEWAY_IP,
+  GUEST_IP,
+  GUEST_MAC,
+  netnsExecPrefix,
+  qemuNetdevArgs,
+  type SlotNetwork,
+  slotNetwork,
+} from "./addresses.ts";
 import { cleanupStaleNetworks } from "./cleanup.ts";
 import { run } from "./exec.ts";
-import { defaultIptables, listTaggedRules } from "./iptables.ts";
+import { defaultIptables, iptablesFor, listTaggedRules } from "./iptables.ts";
 import { createNetwork, NETWORK_STEPS, removeNetwork } from "./netns.ts";
+import { SandboxNetworks } from "./sandbox-networks.ts";
 
 const TEST_SLOTS = (idx: number) => idx >= 950 && idx <= 999;
 const RELAY = fileURLToPath(new URL("./fixtures/tap-relay.py", import.meta.url));
@@ -132,7 +142,8 @@ describe("createNetwork / removeNetwork", () => {
     const tap = await run(["ip", "-n", slot.namespace, "addr", "show", "tap0"]);
     expect(tap).toContain(`inet ${GATEWAY_IP}/30`);
     expect(tap).toContain("link/ether 02:77:72:00:00:22");
-    const nsRules = await run(["ip", "netns", "exec", slot.namespace, "iptables", "-t", "nat", "-S"]);
+    const ipt = await defaultIptables();
+    const nsRules = await run(["ip", "netns", "exec", slot.namespace, ipt.command, "-t", "nat", "-S"]);
     expect(nsRules).toContain(`--to-destination ${GUEST_IP}`);
     expect(nsRules).toContain(`--to-source ${slot.hostIp}`);
     expect((await taggedRules(950)).map((r) => r.chain).sort()).toEqual([
@@ -186,7 +197,61 @@ describe("createNetwork / removeNetwork", () => {
   });
 });
 
+describe("parallel use and QEMU", () => {
+  it("creates and removes several slots concurrently", async () => {
+    const networks = new SandboxNetworks({ firstSlot: 980, config: { maxSlots: 984 } });
+    const slots = await Promise.all([networks.acquire(), networks.acquire(), networks.acquire()]);
+    expect(slots.map((slot) => slot.idx).sort()).toEqual([980, 981, 982]);
+    for (const slot of slots) expect(await taggedRules(slot.idx)).toHaveLength(7);
+    await Promise.all(slots.map((slot) => networks.release(slot.idx)));
+    for (const slot of slots) await assertNothingLeft(slot.idx);
+    expect(networks.slots.inUse).toBe(0);
+  });
+
+  it("runs QEMU inside the namespace, attached to the slot's TAP, under its own pid", async () => {
+    const slot = await createNetwork(985);
+    const argv = [
+      ...netnsExecPrefix(985),
+      "qemu-system-x86_64",
+      ...["-M", "microvm", "-nodefaults", "-no-user-config", "-display", "none", "-m", "32"],
+      ...qemuNetdevArgs(),
+    ];
+    const qemu = spawn(argv[0] as string, argv.slice(1), { stdio: "ignore" });
+    children.push(qemu);
+    try {
+      // QEMU opens the TAP at start-up; the link gains carrier once a backend is attached.
+      await expect
+        .poll(async () => run(["ip", "-n", slot.namespace, "link", "show", "tap0"]), { timeout: 10_000 })
+        .toContain("LOWER_UP");
+      const status = await readFile(`/proc/${qemu.pid}/status`, "utf8");
+      expect(status).toMatch(/^Name:\s+qemu-system-x86/m);
+      const netns = await readlink(`/proc/${qemu.pid}/ns/net`);
+      expect(netns).toBe(`net:[${(await stat(`/run/netns/${slot.namespace}`)).ino}]`);
+    } finally {
+      qemu.kill("SIGKILL");
+      await once(qemu, "exit");
+    }
+    await removeNetwork(985);
+    await assertNothingLeft(985);
+  });
+});
+
 describe("cleanupStaleNetworks", () => {
+  it("removes rules a run with the other iptables backend left behind", async () => {
+    const primary = await defaultIptables();
+    const other = iptablesFor(primary.backend === "nft" ? "legacy" : "nft");
+    // Debian's iptables package ships both front ends; a missing one is a broken host.
+    expect(other).toBeDefined();
+    if (!other) return;
+    await createNetwork(956, { iptables: other });
+    expect((await listTaggedRules(other)).filter((rule) => rule.idx === 956)).toHaveLength(7);
+    const report = await cleanupStaleNetworks({ match: (idx) => idx === 956, iptables: primary });
+    expect(report.failures).toEqual([]);
+    expect(report.rules).toBe(7);
+    expect((await listTaggedRules(other)).filter((rule) => rule.idx === 956)).toEqual([]);
+    await assertNothingLeft(956);
+  });
+
   it("removes namespaces, links and rules a crashed run left, and only those it is asked to", async () => {
     await createNetwork(953);
     await createNetwork(954);
