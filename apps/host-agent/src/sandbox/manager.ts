@@ -386,6 +386,7 @@ export class SandboxManager {
       vm: VmInstance | undefined;
       dir: string;
       lease: NetworkLease | undefined;
+      envd: EnvdClient | undefined;
     }) => Promise<T>,
   ): Promise<T> {
     const id = assertSafeName(sandboxId, "sandbox_id");
@@ -397,6 +398,7 @@ export class SandboxManager {
         vm: entry.vm,
         dir: this.o.layout.sandboxDir(id),
         lease: entry.lease,
+        envd: entry.envd,
       });
     });
   }

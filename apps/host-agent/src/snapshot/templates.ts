@@ -53,6 +53,16 @@ interface ImageRecord {
   source: string;
 }
 
+/** Marks a deleted template whose generations are still used by sandboxes. */
+const DELETED_MARKER = "deleted";
+
+async function pathExists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** Returns a snapshot view of generation `dir` if its metadata exists. */
 async function openGeneration(dir: string): Promise<TemplateSnapshot | undefined> {
   const meta = await readMetadata(join(dir, TEMPLATE_FILES.meta));
@@ -92,9 +102,10 @@ export class TemplateStore {
     private readonly logger: Logger,
   ) {}
 
-  /** The newest complete generation of a template, if any. */
+  /** The newest complete generation of a template, if any (none once the template was deleted). */
   async current(teamId: string, templateId: string): Promise<TemplateSnapshot | undefined> {
     const dir = this.layout.templateDir(teamId, templateId);
+    if (await pathExists(join(dir, DELETED_MARKER))) return undefined;
     const gens = await this.generationDirs(dir);
     for (const gen of gens.reverse()) {
       const snap = await openGeneration(join(dir, gen));
@@ -235,6 +246,7 @@ export class TemplateStore {
   async newGenerationDir(teamId: string, templateId: string): Promise<string> {
     const base = this.layout.templateDir(teamId, templateId);
     await mkdir(base, { recursive: true });
+    await rm(join(base, DELETED_MARKER), { force: true });
     const gens = await this.generationDirs(base);
     const last = gens.length > 0 ? Number(gens[gens.length - 1]?.slice(4)) : 0;
     const dir = join(base, `gen-${String(last + 1).padStart(6, "0")}`);
@@ -261,17 +273,30 @@ export class TemplateStore {
     await writeFile(join(dir, TEMPLATE_FILES.image), `${JSON.stringify(record)}\n`);
   }
 
-  /** True when a template directory exists at all. */
+  /** True when the template exists (a deleted template whose files sandboxes still use does not). */
   async exists(teamId: string, templateId: string): Promise<boolean> {
-    return stat(this.layout.templateDir(teamId, templateId)).then(
-      () => true,
-      () => false,
-    );
+    const dir = this.layout.templateDir(teamId, templateId);
+    return (await pathExists(dir)) && !(await pathExists(join(dir, DELETED_MARKER)));
   }
 
-  /** Removes a template directory (idempotent). Sandboxes started from it keep it alive only through their own disks. */
-  async delete(teamId: string, templateId: string): Promise<void> {
-    await rm(this.layout.templateDir(teamId, templateId), { recursive: true, force: true });
+  /**
+   * Deletes a template (idempotent). Generations that sandboxes still use
+   * (their disks are backed by its base image) stay until the last of them is
+   * destroyed, hidden behind a deletion marker.
+   */
+  async delete(teamId: string, templateId: string, inUse: Set<string>): Promise<void> {
+    const base = this.layout.templateDir(teamId, templateId);
+    const entries = await readdir(base).catch(() => [] as string[]);
+    const kept = entries.filter((e) => inUse.has(join(base, e)));
+    if (kept.length === 0) {
+      await rm(base, { recursive: true, force: true });
+      return;
+    }
+    await writeFile(join(base, DELETED_MARKER), `${new Date().toISOString()}\n`);
+    for (const e of entries) {
+      if (e !== DELETED_MARKER && !kept.includes(e))
+        await rm(join(base, e), { recursive: true, force: true });
+    }
   }
 
   /**
@@ -292,6 +317,11 @@ export class TemplateStore {
       }
       await rm(dir, { recursive: true, force: true });
       this.logger.info({ dir }, "removed old template generation");
+    }
+    // A deleted template disappears with the last sandbox that used it.
+    if (await pathExists(join(base, DELETED_MARKER))) {
+      const rest = (await readdir(base).catch(() => [] as string[])).filter((e) => e !== DELETED_MARKER);
+      if (rest.length === 0) await rm(base, { recursive: true, force: true });
     }
   }
 
