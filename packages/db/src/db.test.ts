@@ -1,4 +1,5 @@
-import { sql } from "drizzle-orm";
+import { is, sql } from "drizzle-orm";
+import { getTableConfig, PgTable } from "drizzle-orm/pg-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addMember,
@@ -14,6 +15,7 @@ import {
   searchUsersByEmailPrefix,
   type TestDatabase,
 } from "./index.ts";
+import * as schema from "./schema.ts";
 
 let tdb: TestDatabase;
 beforeAll(async () => {
@@ -58,6 +60,23 @@ describe("migrations", () => {
     }
     const tpl = await tdb.db.execute(sql`SELECT name, team_id FROM templates WHERE name = 'minimal'`);
     expect(tpl.rows[0]).toEqual({ name: "minimal", team_id: PLATFORM_TEAM_ID });
+  });
+});
+
+describe("drizzle schema", () => {
+  it("matches the SQL migrations column for column", async () => {
+    const tables = Object.values(schema).filter((v) => is(v, PgTable));
+    expect(tables.length).toBeGreaterThanOrEqual(17);
+    for (const table of tables) {
+      const cfg = getTableConfig(table);
+      const { rows } = await tdb.pool.query(
+        "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1",
+        [cfg.name],
+      );
+      const inDb = Object.fromEntries(rows.map((r) => [r.column_name, r.is_nullable === "YES"]));
+      const inSchema = Object.fromEntries(cfg.columns.map((c) => [c.name, !c.notNull]));
+      expect(inSchema, cfg.name).toEqual(inDb);
+    }
   });
 });
 

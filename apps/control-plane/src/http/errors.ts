@@ -21,6 +21,11 @@ for (const [code, status] of Object.entries(httpStatusByCode) as [ErrorCode, num
 /** Converts anything thrown in a request into a {@link WrennError}; unknown errors become `internal`. */
 export function toWrennError(err: unknown): WrennError {
   if (isWrennError(err)) return err;
+  if (err instanceof HTTPException && err.status === 415) {
+    return new WrennError("invalid_argument", "request body must be JSON (Content-Type: application/json)", {
+      cause: err,
+    });
+  }
   if (err instanceof HTTPException && err.status < 500) {
     const code = codeByStatus.get(err.status) ?? "invalid_argument";
     return new WrennError(code, err.message || "bad request", { cause: err });
@@ -45,7 +50,7 @@ export function describeZodError(error: ZodError, target: string): string {
   return error.issues
     .slice(0, 5)
     .map((i) => {
-      const path = i.path.length ? i.path.join(".") : target;
+      const path = i.path.length ? i.path.join(".") : target === "json" ? "body" : target;
       return `${path}: ${i.message}`;
     })
     .join("; ");

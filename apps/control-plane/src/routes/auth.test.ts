@@ -194,7 +194,18 @@ describe("request validation (never a 500 for a user's mistake)", () => {
       headers: { "content-type": "application/x-www-form-urlencoded" },
     });
     expect(res.status).toBe(400);
-    expect(res.body.code).toBe("invalid_argument");
+    expect(res.body).toEqual({
+      code: "invalid_argument",
+      message: "request body must be JSON (Content-Type: application/json)",
+    });
+  });
+
+  it("a JSON array or null instead of an object → 400", async () => {
+    for (const body of ["[]", "null"]) {
+      const res = await call(t.app, "POST", "/v1/auth/login", { body });
+      expect(res.status).toBe(400);
+      expect(res.body.message).toMatch(/^body: .*expected object/);
+    }
   });
 
   it("an oversized body → 400 with a clear message", async () => {

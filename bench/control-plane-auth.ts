@@ -1,0 +1,126 @@
+/**
+ * Control plane auth benchmark (loopback): login latency (argon2id verify + JWT
+ * sign + audit write) and authenticated `GET /v1/me` throughput with an API key
+ * and with a JWT. The server runs as its own process against real PostgreSQL
+ * and Redis, as in production; this process only generates load.
+ *
+ *   node --import tsx bench/control-plane-auth.ts [--seconds 10] [--concurrency 16] [--logins 100]
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createTestRedis } from "@wrenn/control-plane";
+import { createTestDatabase, freePort } from "@wrenn/db";
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "10" },
+    concurrency: { type: "string", default: "16" },
+    logins: { type: "string", default: "100" },
+  },
+});
+const seconds = Number(values.seconds);
+const concurrency = Number(values.concurrency);
+const logins = Number(values.logins);
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
+}
+const ms = (n: number) => `${n.toFixed(2)} ms`;
+
+const db = await createTestDatabase();
+const redis = await createTestRedis();
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const server = spawn(
+  process.execPath,
+  ["--import", "tsx", fileURLToPath(new URL("../apps/control-plane/src/main.ts", import.meta.url))],
+  {
+    env: {
+      PATH: process.env.PATH ?? "",
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      JWT_SECRET: randomBytes(32).toString("hex"),
+      CP_HOST: "127.0.0.1",
+      CP_PORT: String(port),
+      LOG_LEVEL: "warn",
+      AUTH_RATE_LIMIT_PER_IP: "1000000",
+      AUTH_RATE_LIMIT_PER_ACCOUNT: "1000000",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  },
+);
+
+try {
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${base}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (i > 300) throw new Error("control plane did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+  const creds = { email: "bench@example.com", password: "correct horse battery staple" };
+  const signup = (await (await post("/v1/auth/signup", { name: "Bench", ...creds })).json()) as {
+    token: string;
+  };
+  const key = (
+    (await (
+      await post("/v1/api-keys", { name: "bench" }, { authorization: `Bearer ${signup.token}` })
+    ).json()) as {
+      key: string;
+    }
+  ).key;
+
+  // Login: sequential, so each sample is one request's latency.
+  for (let i = 0; i < 5; i++) await (await post("/v1/auth/login", creds)).arrayBuffer();
+  const loginTimes: number[] = [];
+  for (let i = 0; i < logins; i++) {
+    const t0 = performance.now();
+    const res = await post("/v1/auth/login", creds);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`login answered ${res.status}`);
+    loginTimes.push(performance.now() - t0);
+  }
+  loginTimes.sort((a, b) => a - b);
+  console.log(`login (${logins} sequential): p50 ${ms(pct(loginTimes, 50))}, p95 ${ms(pct(loginTimes, 95))}`);
+
+  async function load(label: string, headers: Record<string, string>) {
+    const times: number[] = [];
+    let errors = 0;
+    const end = performance.now() + seconds * 1000;
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < end) {
+          const t0 = performance.now();
+          const res = await fetch(`${base}/v1/me`, { headers });
+          await res.arrayBuffer();
+          if (res.status !== 200) errors++;
+          times.push(performance.now() - t0);
+        }
+      }),
+    );
+    const elapsed = (performance.now() - start) / 1000;
+    times.sort((a, b) => a - b);
+    console.log(
+      `GET /v1/me ${label} (${concurrency} concurrent, ${seconds}s): ${(times.length / elapsed).toFixed(0)} req/s, ` +
+        `p50 ${ms(pct(times, 50))}, p95 ${ms(pct(times, 95))}, errors ${errors}`,
+    );
+  }
+  await load("with API key", { "x-api-key": key });
+  await load("with JWT", { authorization: `Bearer ${signup.token}` });
+} finally {
+  server.kill("SIGTERM");
+  await new Promise((r) => server.once("exit", r));
+  await redis.cleanup();
+  await db.cleanup();
+}
