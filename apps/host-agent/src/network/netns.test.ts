@@ -208,6 +208,23 @@ describe("parallel use and QEMU", () => {
     expect(networks.slots.inUse).toBe(0);
   });
 
+  it("hands out pre-created networks from a warm pool and removes the unused ones on close", async () => {
+    const networks = new SandboxNetworks({ firstSlot: 986, config: { maxSlots: 990 }, warmPoolSize: 2 });
+    await networks.warmUp();
+    expect(networks.warmCount).toBe(2);
+    const started = performance.now();
+    const slot = await networks.acquire();
+    expect(performance.now() - started).toBeLessThan(20);
+    expect(await namespaces()).toContain(slot.namespace);
+    await networks.warmUp();
+    expect(networks.warmCount).toBe(2);
+    expect(networks.slots.inUse).toBe(3);
+    await networks.close();
+    expect(networks.slots.inUse).toBe(1);
+    await networks.release(slot.idx);
+    for (let idx = 986; idx <= 990; idx++) await assertNothingLeft(idx);
+  });
+
   it("runs QEMU inside the namespace, attached to the slot's TAP, under its own pid", async () => {
     const slot = await createNetwork(985);
     const argv = [

@@ -1,3 +1,4 @@
+import { createLogger, type Logger } from "@wrenn/common";
 import {
   DEFAULT_NETWORK_CONFIG,
   type NetworkConfig,
@@ -15,21 +16,40 @@ export interface SandboxNetworksOptions {
   /** First slot index handed out (default 1). */
   firstSlot?: number;
   iptables?: Iptables;
+  /**
+   * How many networks to keep created ahead of demand (default 0). Setting one up takes
+   * 60-110 ms here; a warm network makes {@link SandboxNetworks.acquire} take ~0 ms.
+   */
+  warmPoolSize?: number;
+  logger?: Logger;
 }
 
 /**
  * The sandbox manager's single entry point to networking: a {@link SlotAllocator} plus
- * create/remove, so a slot is held exactly while its network exists.
+ * create/remove (so a slot is held exactly while its network exists), and an optional pool of
+ * networks created ahead of demand.
  */
 export class SandboxNetworks {
   readonly config: NetworkConfig;
   readonly slots: SlotAllocator;
   private readonly iptables: Iptables | undefined;
+  private readonly warmTarget: number;
+  private readonly warm: SlotNetwork[] = [];
+  private refilling: Promise<void> | undefined;
+  private closed = false;
+  private readonly log: Logger;
 
   constructor(options: SandboxNetworksOptions = {}) {
     this.config = validateNetworkConfig({ ...DEFAULT_NETWORK_CONFIG, ...options.config });
     this.slots = new SlotAllocator({ first: options.firstSlot ?? 1, last: this.config.maxSlots });
     this.iptables = options.iptables;
+    this.warmTarget = Math.max(0, Math.floor(options.warmPoolSize ?? 0));
+    this.log = options.logger ?? createLogger("host-agent");
+  }
+
+  /** Number of networks created ahead of demand and not yet handed out. */
+  get warmCount(): number {
+    return this.warm.length;
   }
 
   /**
@@ -41,18 +61,21 @@ export class SandboxNetworks {
     return cleanupStaleNetworks({ match, iptables: this.iptables ?? (await defaultIptables()) });
   }
 
+  /** Fills the warm pool and resolves once it is full (or could not be filled further). */
+  async warmUp(): Promise<void> {
+    this.refill();
+    await this.refilling;
+  }
+
   /**
-   * Allocates a slot and creates its network. On failure the slot is returned to the pool and
-   * the error (already rolled back by {@link createNetwork}) is rethrown.
+   * Hands out a ready network: a warm one when available (the pool refills in the
+   * background), else a newly created one. On failure nothing stays allocated and the error
+   * (already rolled back by {@link createNetwork}) is rethrown.
    */
   async acquire(): Promise<SlotNetwork> {
-    const idx = this.slots.allocate();
-    try {
-      return await createNetwork(idx, { config: this.config, iptables: this.iptables });
-    } catch (err) {
-      this.slots.release(idx);
-      throw err;
-    }
+    const ready = this.warm.shift();
+    this.refill();
+    return ready ?? this.createOne();
   }
 
   /**
@@ -62,5 +85,37 @@ export class SandboxNetworks {
   async release(idx: number): Promise<void> {
     await removeNetwork(idx, { config: this.config, iptables: this.iptables });
     this.slots.release(idx);
+  }
+
+  /** Stops refilling and removes the warm networks (handed-out ones are the caller's). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.refilling;
+    for (const slot of this.warm.splice(0)) await this.release(slot.idx);
+  }
+
+  private async createOne(): Promise<SlotNetwork> {
+    const idx = this.slots.allocate();
+    try {
+      return await createNetwork(idx, { config: this.config, iptables: this.iptables });
+    } catch (err) {
+      this.slots.release(idx);
+      throw err;
+    }
+  }
+
+  private refill(): void {
+    if (this.refilling || this.closed || this.warm.length >= this.warmTarget) return;
+    this.refilling = (async () => {
+      try {
+        while (!this.closed && this.warm.length < this.warmTarget && this.slots.inUse < this.slots.capacity) {
+          this.warm.push(await this.createOne());
+        }
+      } catch (err) {
+        this.log.warn({ err }, "could not pre-create a sandbox network");
+      } finally {
+        this.refilling = undefined;
+      }
+    })();
   }
 }
