@@ -1,11 +1,87 @@
+import { parseArgs } from "node:util";
+import { type BuildProgress, buildGuestImage, listGuestImages, resolveGuestImage } from "@wrenn/images";
 import type { Command } from "../command.ts";
+import { ExitCode } from "../command.ts";
 
-/** `wrenn image build`: builds the guest kernel, initramfs and rootfs (implemented by the image pipeline). */
+const USAGE = `Usage:
+  wrenn image build [--force] [--data-dir DIR]   build the guest image (cached by a hash of its inputs)
+  wrenn image info [--data-dir DIR] [--all]      print the manifest of the newest image (or list all)
+
+The data dir defaults to $WRENN_DATA_DIR, else /var/lib/wrenn; images live in <data-dir>/images/base/<hash>/.`;
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+function printProgress(e: BuildProgress): void {
+  switch (e.status) {
+    case "start":
+      console.log(`==> ${e.step}: ${e.message}`);
+      break;
+    case "done":
+      console.log(`    ${e.step} done in ${seconds(e.elapsedMs ?? 0)}: ${e.message}`);
+      break;
+    case "cached":
+      console.log(`==> ${e.message}`);
+      break;
+    case "info":
+      console.log(`    ${e.message}`);
+      break;
+  }
+}
+
+async function build(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { force: { type: "boolean", default: false }, "data-dir": { type: "string" } },
+  });
+  const started = performance.now();
+  const image = await buildGuestImage({
+    dataDir: values["data-dir"],
+    force: values.force,
+    onProgress: printProgress,
+  });
+  const verb = image.cached ? "up to date" : "built";
+  console.log(`guest image ${image.hash} ${verb} in ${seconds(performance.now() - started)}: ${image.dir}`);
+  return ExitCode.ok;
+}
+
+async function info(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { "data-dir": { type: "string" }, all: { type: "boolean", default: false } },
+  });
+  if (values.all) {
+    for (const image of await listGuestImages(values["data-dir"])) {
+      const m = image.manifest;
+      console.log(
+        `${image.hash}  built ${m.builtAt}  kernel ${m.kernelVersion}  envd ${m.envdVersion}  ${image.dir}`,
+      );
+    }
+    return ExitCode.ok;
+  }
+  const image = await resolveGuestImage(values["data-dir"]);
+  console.log(JSON.stringify({ dir: image.dir, ...image.manifest }, null, 2));
+  return ExitCode.ok;
+}
+
+/** `wrenn image build|info`: builds the guest kernel, initramfs and rootfs, or shows the current one. */
 export const command: Command = {
-  summary: "Build the guest image (kernel, initramfs, rootfs)",
-  usage: "Usage: wrenn image build [--force]",
-  async run() {
-    console.error("wrenn image build: the image pipeline is not built yet");
-    return 1;
+  summary: "Build or inspect the guest image (kernel, initramfs, rootfs)",
+  usage: USAGE,
+  async run(argv) {
+    const [sub, ...rest] = argv;
+    try {
+      if (sub === "build") return await build(rest);
+      if (sub === "info") return await info(rest);
+    } catch (err) {
+      if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
+        console.error(`wrenn image ${sub}: ${err.message}\n\n${USAGE}`);
+        return ExitCode.usage;
+      }
+      throw err;
+    }
+    console.error(USAGE);
+    return ExitCode.usage;
   },
 };
