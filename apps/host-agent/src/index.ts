@@ -1,2 +1,21 @@
-/** Placeholder entry; filled in by the package's issue. */
-export {};
+/**
+ * @wrenn/host-agent: the daemon that owns the microVMs on one machine.
+ * Run it with `node --import tsx apps/host-agent/src/main.ts`; embed it with {@link startAgent}.
+ */
+export { type AgentConfig, loadConfig } from "./config.ts";
+export { EnvdClient, type EnvdInit, type ExecResult, type GuestCommand } from "./envd-client/client.ts";
+export { type RunningAgent, startAgent } from "./main.ts";
+export { connectCodeByErrorCode, toConnectError } from "./rpc/errors.ts";
+export { type AgentServer, startAgentServer } from "./rpc/server.ts";
+export { createHostAgentService } from "./rpc/service.ts";
+export { type SandboxHooks, type SandboxLimits, SandboxManager } from "./sandbox/manager.ts";
+export { TtlReaper } from "./sandbox/reaper.ts";
+export { TemplateOperations } from "./sandbox/template-ops.ts";
+export type { CreateSandboxInput, SandboxRecord, SandboxState, SandboxView } from "./sandbox/types.ts";
+export type { SnapshotMetadata } from "./snapshot/metadata.ts";
+export { TemplateStore } from "./snapshot/templates.ts";
+export { DataLayout, PLATFORM_TEAM_ID } from "./storage/layout.ts";
+export { GUEST_NET, type NetworkProvider, UserModeNetworkProvider } from "./vmm/network-attachment.ts";
+export { QemuMicrovmDriver } from "./vmm/qemu.ts";
+export { QmpClient } from "./vmm/qmp.ts";
+export type { VmInstance, Vmm, VmSpec } from "./vmm/types.ts";

@@ -46,6 +46,8 @@ export interface SandboxHooks {
   onVmStarted?(sandboxId: string, pid: number, diskPath: string): void;
   /** The VM is gone (pause or destroy). */
   onVmStopped?(sandboxId: string): void;
+  /** The sandbox is gone for good: drop its metrics and connections. */
+  onDestroyed?(sandboxId: string): void;
 }
 
 /** Everything the manager needs. */
@@ -208,6 +210,7 @@ export class SandboxManager {
       entry.record.state = "stopping";
       await this.teardown(entry);
       this.entries.delete(id);
+      this.o.hooks?.onDestroyed?.(id);
       await this.collectTemplateGarbage(entry.record);
       this.o.logger.info({ sandboxId: id }, "sandbox destroyed");
     });

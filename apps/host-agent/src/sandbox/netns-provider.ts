@@ -16,8 +16,11 @@ export class NamespaceNetworkProvider implements NetworkProvider {
   readonly kind = "netns-tap";
   private readonly slots: SlotAllocator;
 
-  constructor(private readonly config: NetworkConfig = DEFAULT_NETWORK_CONFIG) {
-    this.slots = new SlotAllocator({ last: config.maxSlots });
+  constructor(
+    range?: { first: number; last: number },
+    private readonly config: NetworkConfig = DEFAULT_NETWORK_CONFIG,
+  ) {
+    this.slots = new SlotAllocator({ first: range?.first ?? 1, last: range?.last ?? config.maxSlots });
   }
 
   async acquire(): Promise<NetworkLease> {

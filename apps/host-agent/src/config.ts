@@ -1,0 +1,93 @@
+import { parseArgs } from "node:util";
+import { errors } from "@wrenn/common";
+import { type AccelSetting, parseAccelSetting } from "./vmm/accel.ts";
+
+/** The host agent's settings. */
+export interface AgentConfig {
+  /** Address the Connect service (and port proxy) listens on. */
+  listenHost: string;
+  listenPort: number;
+  /** Root of sandboxes, templates and (unless told otherwise) guest images. */
+  dataDir: string;
+  /** Where `wrenn image build` put the guest image (defaults to dataDir). */
+  imageDataDir: string;
+  accel: AccelSetting;
+  qemuBinary: string;
+  /** TCG translation-cache size, MiB. */
+  tcgTbSizeMb: number;
+  /** `netns` (per-sandbox namespace + TAP, needs root) or `user` (QEMU user-mode, loopback forward). */
+  network: "netns" | "user";
+  templateVcpus: number;
+  templateMemoryMb: number;
+  defaultDiskSizeMb: number;
+  /** TTL reaper interval. */
+  reaperIntervalMs: number;
+  /**
+   * Network slots this agent owns (`WRENN_NET_SLOTS=first-last`, default all):
+   * only these are allocated and cleaned up at start-up, so two agents (or tests)
+   * can share a machine.
+   */
+  netSlots: { first: number; last: number } | undefined;
+}
+
+function intSetting(value: string | undefined, fallback: number, name: string, min = 1): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw errors.invalidArgument(`${name} must be an integer ≥ ${min}`);
+  return n;
+}
+
+/**
+ * Reads settings from command-line flags, then environment variables, then
+ * defaults: `--listen` / `WRENN_AGENT_LISTEN` (default `0.0.0.0:5007`),
+ * `--data-dir` / `AGENT_FILES_ROOTDIR` / `WRENN_DATA_DIR` (default `/var/lib/wrenn`),
+ * `--network` / `WRENN_NETWORK` (`netns` | `user`, default netns),
+ * `WRENN_ACCEL` (`auto` | `kvm` | `tcg`), `WRENN_QEMU`, `WRENN_TCG_TB_MB`,
+ * `WRENN_TEMPLATE_VCPUS`, `WRENN_TEMPLATE_MEMORY_MB`, `WRENN_DEFAULT_DISK_MB`.
+ */
+export function loadConfig(
+  argv: string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+): AgentConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      listen: { type: "string" },
+      "data-dir": { type: "string" },
+      network: { type: "string" },
+    },
+    strict: true,
+  });
+  const listen = values.listen ?? env.WRENN_AGENT_LISTEN ?? "0.0.0.0:5007";
+  const colon = listen.lastIndexOf(":");
+  const listenHost = colon > 0 ? listen.slice(0, colon) : "0.0.0.0";
+  const listenPort = intSetting(colon >= 0 ? listen.slice(colon + 1) : listen, 5007, "listen port", 0);
+  const dataDir = values["data-dir"] || env.AGENT_FILES_ROOTDIR || env.WRENN_DATA_DIR || "/var/lib/wrenn";
+  const network = values.network ?? env.WRENN_NETWORK ?? "netns";
+  if (network !== "netns" && network !== "user")
+    throw errors.invalidArgument("network must be netns or user");
+  return {
+    listenHost,
+    listenPort,
+    dataDir,
+    imageDataDir: env.WRENN_DATA_DIR || dataDir,
+    accel: parseAccelSetting(env.WRENN_ACCEL),
+    qemuBinary: env.WRENN_QEMU || "qemu-system-x86_64",
+    tcgTbSizeMb: intSetting(env.WRENN_TCG_TB_MB, 128, "WRENN_TCG_TB_MB"),
+    network,
+    templateVcpus: intSetting(env.WRENN_TEMPLATE_VCPUS, 1, "WRENN_TEMPLATE_VCPUS"),
+    templateMemoryMb: intSetting(env.WRENN_TEMPLATE_MEMORY_MB, 512, "WRENN_TEMPLATE_MEMORY_MB"),
+    defaultDiskSizeMb: intSetting(env.WRENN_DEFAULT_DISK_MB, 5120, "WRENN_DEFAULT_DISK_MB"),
+    reaperIntervalMs: intSetting(env.WRENN_REAPER_INTERVAL_MS, 2000, "WRENN_REAPER_INTERVAL_MS"),
+    netSlots: parseSlotRange(env.WRENN_NET_SLOTS),
+  };
+}
+
+function parseSlotRange(value: string | undefined): { first: number; last: number } | undefined {
+  if (!value) return undefined;
+  const m = /^(\d+)-(\d+)$/.exec(value);
+  const first = Number(m?.[1]);
+  const last = Number(m?.[2]);
+  if (!m || first < 1 || last < first) throw errors.invalidArgument("WRENN_NET_SLOTS must look like 100-199");
+  return { first, last };
+}

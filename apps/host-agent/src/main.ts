@@ -1,0 +1,185 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { createLogger, errors, type Logger } from "@wrenn/common";
+import { type AgentConfig, loadConfig } from "./config.ts";
+import { MetricsRegistry } from "./metrics/index.ts";
+import { cleanupStaleNetworks } from "./network/index.ts";
+import { ConnTracker, SandboxProxy } from "./proxy/index.ts";
+import { type AgentServer, startAgentServer } from "./rpc/server.ts";
+import { SandboxManager } from "./sandbox/manager.ts";
+import { NamespaceNetworkProvider } from "./sandbox/netns-provider.ts";
+import { TtlReaper } from "./sandbox/reaper.ts";
+import { TemplateOperations } from "./sandbox/template-ops.ts";
+import { TemplateStore } from "./snapshot/templates.ts";
+import { findGuestImage } from "./storage/guest-image.ts";
+import { DataLayout } from "./storage/layout.ts";
+import { type NetworkProvider, UserModeNetworkProvider } from "./vmm/network-attachment.ts";
+import { QemuMicrovmDriver } from "./vmm/qemu.ts";
+
+/** How long a pause waits for in-flight proxy connections before cutting them. */
+const DRAIN_GRACE_MS = 2_000;
+
+/** A running host agent. */
+export interface RunningAgent {
+  config: AgentConfig;
+  manager: SandboxManager;
+  server: AgentServer;
+  /** Ids of sandboxes a previous run left behind and that are gone. */
+  lostSandboxIds: string[];
+  /** Stops serving; with `pauseSandboxes` running sandboxes are paused first (so a restart keeps them). */
+  close(options?: { pauseSandboxes?: boolean }): Promise<void>;
+}
+
+async function bootKernelForProbe(imageDataDir: string): Promise<string> {
+  const image = await findGuestImage(imageDataDir).catch(() => undefined);
+  if (image) return image.kernel;
+  const boot = (await readdir("/boot").catch(() => [] as string[])).filter((f) => f.startsWith("vmlinuz-"));
+  if (boot[0]) return join("/boot", boot[0]);
+  throw errors.failedPrecondition("no guest kernel found for the KVM probe; build the guest image first");
+}
+
+/**
+ * Wires the agent together and starts it: start-up recovery (orphan VMs killed,
+ * lost sandboxes reported, stale network state removed), the TTL reaper, the
+ * metrics sampler, and the Connect service + port proxy.
+ */
+export async function startAgent(
+  config: AgentConfig,
+  logger: Logger = createLogger("host-agent"),
+): Promise<RunningAgent> {
+  const layout = new DataLayout(config.dataDir);
+  const driver = new QemuMicrovmDriver({
+    qemuBinary: config.qemuBinary,
+    accel: config.accel,
+    tcgTbSizeMb: config.tcgTbSizeMb,
+    probeKernel: await bootKernelForProbe(config.imageDataDir),
+  });
+  let network: NetworkProvider;
+  if (config.network === "netns") {
+    const slots = config.netSlots;
+    const report = await cleanupStaleNetworks(
+      slots ? { match: (idx) => idx >= slots.first && idx <= slots.last } : {},
+    );
+    if (report.namespaces.length || report.links.length || report.rules) {
+      logger.warn(report, "removed network state left by a previous run");
+    }
+    network = new NamespaceNetworkProvider(slots);
+  } else {
+    network = new UserModeNetworkProvider();
+  }
+  const metrics = new MetricsRegistry();
+  const trackers = new Map<string, ConnTracker>();
+  const trackerOf = (id: string) => {
+    let t = trackers.get(id);
+    if (!t) {
+      t = new ConnTracker();
+      trackers.set(id, t);
+    }
+    return t;
+  };
+  const templates = new TemplateStore(layout, driver, logger);
+  let proxy: SandboxProxy | undefined;
+  const manager: SandboxManager = new SandboxManager({
+    layout,
+    vmm: driver,
+    templates,
+    network,
+    guestImage: () => findGuestImage(config.imageDataDir),
+    logger,
+    limits: {
+      templateVcpus: config.templateVcpus,
+      templateMemoryMb: config.templateMemoryMb,
+      defaultDiskSizeMb: config.defaultDiskSizeMb,
+    },
+    hooks: {
+      beforePause: async (id) => {
+        const host = manager.get(id).guestHost;
+        await trackerOf(id).drain(DRAIN_GRACE_MS);
+        if (host) proxy?.dropIdleConnections(host);
+      },
+      onVmStarted: (id, pid, diskPath) => {
+        trackerOf(id).reset();
+        metrics.track(id, pid, diskPath);
+      },
+      onDestroyed: (id) => {
+        metrics.untrack(id);
+        trackers.delete(id);
+      },
+    },
+  });
+  proxy = new SandboxProxy({
+    logger,
+    resolve: (id) => {
+      const view = manager.get(id);
+      if (view.state !== "running") throw errors.failedPrecondition(`sandbox ${id} is ${view.state}`);
+      if (!view.guestHost) throw errors.unavailable("the port proxy needs netns networking");
+      manager.touch(id);
+      return { host: view.guestHost, conns: trackerOf(id) };
+    },
+  });
+  const recovery = await manager.recover();
+  const reaper = new TtlReaper(manager, logger, config.reaperIntervalMs);
+  reaper.start();
+  metrics.start();
+  const server = await startAgentServer(
+    {
+      manager,
+      templates: new TemplateOperations(manager, templates, driver, logger),
+      metrics,
+      logger,
+      proxy,
+    },
+    { host: config.listenHost, port: config.listenPort },
+  );
+  logger.info(
+    {
+      listen: `${config.listenHost}:${server.port}`,
+      dataDir: config.dataDir,
+      network: network.kind,
+      ...recovery,
+    },
+    "host agent started",
+  );
+  return {
+    config,
+    manager,
+    server,
+    lostSandboxIds: recovery.lost,
+    async close(options = {}) {
+      await reaper.stop();
+      await server.close();
+      metrics.stop();
+      if (options.pauseSandboxes) await manager.pauseAll();
+      await manager.shutdown();
+      proxy?.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const logger = createLogger("host-agent");
+  const agent = await startAgent(loadConfig(), logger);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping: pausing running sandboxes");
+    agent.close({ pauseSandboxes: true }).then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((err) => {
+    createLogger("host-agent").fatal({ err }, "host agent failed to start");
+    process.exit(1);
+  });
+}

@@ -1,0 +1,203 @@
+import { randomBytes } from "node:crypto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { errors } from "@wrenn/common";
+import { type EntryInfo, type ProcessEvent as EnvdProcessEvent, hostagent } from "@wrenn/proto";
+import type { EnvdClient, GuestCommand } from "../envd-client/client.ts";
+
+type FileEntryInit = MessageInitShape<typeof hostagent.FileEntrySchema>;
+type ProcessEventInit = MessageInitShape<typeof hostagent.ProcessEventSchema>;
+
+/** Default limit for a foreground Exec whose request names none. */
+export const DEFAULT_EXEC_TIMEOUT_SEC = 300;
+
+/** Converts an envd entry to the agent's FileEntry. */
+export function toFileEntry(e: EntryInfo | undefined): FileEntryInit | undefined {
+  if (!e) return undefined;
+  return {
+    name: e.name,
+    path: e.path,
+    type: e.type as number,
+    sizeBytes: e.size,
+    mode: e.mode,
+    permissions: e.permissions,
+    owner: e.owner,
+    group: e.group,
+    modifiedAt: e.modifiedTime,
+    symlinkTarget: e.symlinkTarget,
+  };
+}
+
+/** The guest command of a request (validated: a command is required). */
+export function toGuestCommand(cmd: hostagent.Command | undefined, tag?: string): GuestCommand {
+  if (!cmd?.cmd) throw errors.invalidArgument("command.cmd is required");
+  return {
+    cmd: cmd.cmd,
+    args: cmd.args,
+    envs: cmd.envs,
+    cwd: cmd.cwd,
+    user: cmd.user,
+    tag: tag || undefined,
+  };
+}
+
+/** Maps one envd process event to the agent's ProcessEvent (keep-alives map to nothing). */
+export function toProcessEvent(event: EnvdProcessEvent): ProcessEventInit | undefined {
+  const e = event.event;
+  switch (e.case) {
+    case "start":
+      return { event: { case: "started", value: { pid: e.value.pid } } };
+    case "data":
+      if (e.value.output.case === "stdout") return { event: { case: "stdout", value: e.value.output.value } };
+      if (e.value.output.case === "stderr") return { event: { case: "stderr", value: e.value.output.value } };
+      if (e.value.output.case === "pty") return { event: { case: "stdout", value: e.value.output.value } };
+      return undefined;
+    case "end":
+      return {
+        event: {
+          case: "ended",
+          value: {
+            exitCode: e.value.exitCode,
+            exited: e.value.exited,
+            status: e.value.status,
+            error: e.value.error ?? "",
+          },
+        },
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** envd's process selector for an agent selector (pid or tag). */
+export function toEnvdSelector(
+  sel: hostagent.ProcessSelector | undefined,
+): MessageInitShape<typeof import("@wrenn/proto").ProcessSelectorSchema> {
+  const s = sel?.selector;
+  if (s?.case === "pid" && s.value > 0) return { selector: { case: "pid", value: s.value } };
+  if (s?.case === "tag" && s.value) return { selector: { case: "tag", value: s.value } };
+  throw errors.invalidArgument("a process pid or tag is required");
+}
+
+/** A tag selector, validated. */
+export function tagSelector(tag: string): { selector: { case: "tag"; value: string } } {
+  if (!tag) throw errors.invalidArgument("tag is required");
+  return { selector: { case: "tag", value: tag } };
+}
+
+/** Unspecified signals mean SIGKILL; the numbers equal envd's. */
+export function toEnvdSignal(signal: hostagent.Signal): number {
+  return signal === hostagent.Signal.SIGTERM ? 15 : 9;
+}
+
+/** Runs a foreground command with a time limit, or starts a background one. */
+export async function exec(envd: EnvdClient, req: hostagent.ExecRequest) {
+  const command = toGuestCommand(req.command, req.tag);
+  if (req.background) {
+    const pid = await envd.startBackground(command);
+    return { pid };
+  }
+  const r = await envd.exec(command, (req.timeoutSec || DEFAULT_EXEC_TIMEOUT_SEC) * 1000);
+  if (r.timedOut && r.pid > 0) await killQuietly(envd, { selector: { case: "pid", value: r.pid } });
+  return {
+    pid: r.pid,
+    exitCode: r.timedOut ? undefined : r.exitCode,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    timedOut: r.timedOut,
+    error: r.error,
+  };
+}
+
+/** Streams a command's events; a cancelled call or the timeout kills the command. */
+export async function* execStream(envd: EnvdClient, req: hostagent.ExecStreamRequest, signal: AbortSignal) {
+  const command = toGuestCommand(req.command);
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  signal.addEventListener("abort", onAbort);
+  const timer = req.timeoutSec > 0 ? setTimeout(onAbort, req.timeoutSec * 1000) : undefined;
+  let pid = 0;
+  let ended = false;
+  try {
+    for await (const event of envd.start(command, controller.signal)) {
+      if (event.event.case === "start") pid = event.event.value.pid;
+      if (event.event.case === "end") ended = true;
+      const mapped = toProcessEvent(event);
+      if (mapped) yield { event: mapped };
+    }
+  } catch (err) {
+    if (!controller.signal.aborted) throw err;
+    if (!signal.aborted) throw new ConnectError("command timed out", Code.DeadlineExceeded);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+    if (!ended && pid > 0) await killQuietly(envd, { selector: { case: "pid", value: pid } });
+  }
+}
+
+async function killQuietly(
+  envd: EnvdClient,
+  process: MessageInitShape<typeof import("@wrenn/proto").ProcessSelectorSchema>,
+) {
+  await envd.process.sendSignal({ process, signal: 9 }, { headers: envd.headers("root") }).catch(() => {});
+}
+
+/** Maps an envd HTTP error answer to a client-safe error. */
+function envdHttpError(status: number, body: Buffer): ConnectError {
+  let message = `envd answered ${status}`;
+  try {
+    const parsed = JSON.parse(body.toString("utf8")) as { message?: unknown };
+    if (typeof parsed.message === "string") message = parsed.message;
+  } catch {
+    // Not JSON: keep the generic message.
+  }
+  const code =
+    status === 400
+      ? Code.InvalidArgument
+      : status === 401
+        ? Code.Unauthenticated
+        : status === 403
+          ? Code.PermissionDenied
+          : status === 404
+            ? Code.NotFound
+            : status === 409
+              ? Code.FailedPrecondition
+              : status === 507
+                ? Code.ResourceExhausted
+                : Code.Internal;
+  return new ConnectError(message, code);
+}
+
+function filesPath(path: string, user: string): string {
+  if (!path) throw errors.invalidArgument("path is required");
+  const q = new URLSearchParams({ path });
+  if (user) q.set("username", user);
+  return `/files?${q}`;
+}
+
+/** Reads a whole guest file through envd's `GET /files`. */
+export async function readFile(envd: EnvdClient, path: string, user: string): Promise<Buffer> {
+  const res = await envd.http("GET", filesPath(path, user), undefined, 120_000);
+  if (res.status !== 200) throw envdHttpError(res.status, res.body);
+  return res.body;
+}
+
+/** Writes a whole guest file through envd's multipart `POST /files`, then stats it. */
+export async function writeFile(envd: EnvdClient, path: string, user: string, content: Uint8Array) {
+  const boundary = `wrenn${randomBytes(12).toString("hex")}`;
+  const name = path.split("/").pop() || "file";
+  const body = Buffer.concat([
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name.replaceAll('"', "")}"\r\n` +
+        "Content-Type: application/octet-stream\r\n\r\n",
+    ),
+    Buffer.from(content),
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  const res = await envd.http("POST", filesPath(path, user), body, 120_000, {
+    "content-type": `multipart/form-data; boundary=${boundary}`,
+  });
+  if (res.status < 200 || res.status >= 300) throw envdHttpError(res.status, res.body);
+  const stat = await envd.filesystem.stat({ path }, { headers: envd.headers(user) });
+  return toFileEntry(stat.entry);
+}

@@ -1,0 +1,145 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createLogger } from "@wrenn/common";
+import { HostAgentService } from "@wrenn/proto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../config.ts";
+import { type RunningAgent, startAgent } from "../main.ts";
+
+// A real agent (real QEMU microVMs, user-mode networking) driven through its Connect service over h2c.
+let agent: RunningAgent;
+let client: Client<typeof HostAgentService>;
+let dataDir: string;
+const ids: string[] = [];
+
+function newId(): string {
+  const id = `rpc-${Math.random().toString(36).slice(2, 10)}`;
+  ids.push(id);
+  return id;
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<Code | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (err) {
+    return ConnectError.from(err).code;
+  }
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "wrenn-rpc-"));
+  const config = loadConfig(["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--network", "user"], {
+    WRENN_DATA_DIR: process.env.WRENN_DATA_DIR || "/var/lib/wrenn",
+    WRENN_ACCEL: process.env.WRENN_ACCEL,
+  });
+  agent = await startAgent(config, createLogger("host-agent-test", "warn"));
+  client = createClient(
+    HostAgentService,
+    createConnectTransport({ baseUrl: `http://127.0.0.1:${agent.server.port}`, httpVersion: "2" }),
+  );
+});
+
+afterAll(async () => {
+  for (const id of ids) await agent?.manager.destroy(id).catch(() => {});
+  await agent?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe("HostAgentService over Connect", () => {
+  it("creates, execs, moves files, pauses, resumes and destroys", async () => {
+    const id = newId();
+    const created = await client.createSandbox({
+      sandboxId: id,
+      teamId: "team-r",
+      templateId: "minimal",
+      envs: { FOO: "bar" },
+      envdAccessToken: "secret-token",
+    });
+    expect(created.sandbox?.sandboxId).toBe(id);
+    expect(created.sandbox?.diskSizeMb).toBe(5120);
+
+    const echo = await client.exec({ sandboxId: id, command: { cmd: "/bin/sh", args: ["-c", "echo $FOO"] } });
+    expect(echo.exitCode).toBe(0);
+    expect(Buffer.from(echo.stdout).toString()).toBe("bar\n");
+    const failing = await client.exec({ sandboxId: id, command: { cmd: "/bin/sh", args: ["-c", "exit 3"] } });
+    expect(failing.exitCode).toBe(3);
+    const slow = await client.exec({
+      sandboxId: id,
+      command: { cmd: "/bin/sleep", args: ["30"] },
+      timeoutSec: 1,
+    });
+    expect(slow.timedOut).toBe(true);
+
+    const events: string[] = [];
+    for await (const res of client.execStream({
+      sandboxId: id,
+      command: { cmd: "/bin/sh", args: ["-c", "echo out; echo err >&2"] },
+    })) {
+      events.push(res.event?.event.case ?? "none");
+    }
+    expect(events[0]).toBe("started");
+    expect(events).toContain("stdout");
+    expect(events).toContain("stderr");
+    expect(events.at(-1)).toBe("ended");
+
+    const written = await client.writeFile({
+      sandboxId: id,
+      path: "/tmp/hello.txt",
+      content: Buffer.from("hello file"),
+    });
+    expect(written.entry?.sizeBytes).toBe(10n);
+    const read = await client.readFile({ sandboxId: id, path: "/tmp/hello.txt" });
+    expect(Buffer.from(read.content).toString()).toBe("hello file");
+    const listing = await client.listDir({ sandboxId: id, path: "/tmp" });
+    expect(listing.entries.map((e) => e.name)).toContain("hello.txt");
+    expect(await codeOf(client.readFile({ sandboxId: id, path: "/tmp/missing" }))).toBe(Code.NotFound);
+
+    const paused = await client.pauseSandbox({ sandboxId: id });
+    expect(paused.snapshotSizeBytes).toBeGreaterThan(0n);
+    // Guest operations on a paused sandbox are refused, not hung.
+    expect(await codeOf(client.exec({ sandboxId: id, command: { cmd: "true" } }))).toBe(
+      Code.FailedPrecondition,
+    );
+    expect((await client.listSandboxes({})).sandboxes.map((s) => s.sandboxId)).not.toContain(id);
+
+    const resumed = await client.resumeSandbox({ sandboxId: id, timeoutSec: 120 });
+    expect(resumed.sandbox?.timeoutSec).toBe(120);
+    const again = await client.readFile({ sandboxId: id, path: "/tmp/hello.txt" });
+    expect(Buffer.from(again.content).toString()).toBe("hello file");
+
+    const all = await client.pauseAll({});
+    expect(all.pausedSandboxIds).toEqual([id]);
+    expect((await client.listSandboxes({})).autoPausedSandboxIds).toEqual([id]);
+
+    await client.destroySandbox({ sandboxId: id });
+    expect(await codeOf(client.destroySandbox({ sandboxId: id }))).toBe(Code.NotFound);
+    const list = await client.listSandboxes({});
+    expect(list.sandboxes).toEqual([]);
+    expect(list.autoPausedSandboxIds).toEqual([]);
+  });
+
+  it("maps bad input to clear Connect codes", async () => {
+    expect(await codeOf(client.exec({ sandboxId: "nope", command: { cmd: "true" } }))).toBe(Code.NotFound);
+    expect(await codeOf(client.pingSandbox({ sandboxId: "nope" }))).toBe(Code.NotFound);
+    expect(await codeOf(client.pauseSandbox({ sandboxId: "../x" }))).toBe(Code.InvalidArgument);
+    expect(
+      await codeOf(client.createSandbox({ sandboxId: "../x", teamId: "team-r", templateId: "minimal" })),
+    ).toBe(Code.InvalidArgument);
+    expect(
+      await codeOf(
+        client.createSandbox({ sandboxId: "ok", teamId: "team-r", templateId: "minimal", diskSizeMb: 1e9 }),
+      ),
+    ).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.deleteSnapshot({ teamId: "team-r", templateId: "../../etc" }))).toBe(
+      Code.InvalidArgument,
+    );
+    expect(await codeOf(client.flattenRootfs({ sandboxId: "nope", teamId: "t", templateId: "x" }))).toBe(
+      Code.NotFound,
+    );
+    expect((await client.listSandboxes({})).sandboxes).toEqual([]);
+  });
+});
