@@ -19,9 +19,11 @@ export interface TestRedis {
  * share a server.
  */
 export async function createTestRedis(): Promise<TestRedis> {
-  let url = process.env.TEST_REDIS_URL;
+  // TEST_REDIS_URL=spawn forces a private redis-server (what a bare CI machine gets).
+  const forced = process.env.TEST_REDIS_URL;
+  let url = forced === "spawn" ? undefined : forced;
   let stop: (() => Promise<void>) | undefined;
-  if (!url && (await pings("redis://127.0.0.1:6379"))) url = "redis://127.0.0.1:6379";
+  if (!url && forced !== "spawn" && (await pings("redis://127.0.0.1:6379"))) url = "redis://127.0.0.1:6379";
   if (!url) {
     const server = await startRedisServer();
     url = server.url;

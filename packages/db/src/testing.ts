@@ -32,14 +32,17 @@ async function answers(url: string): Promise<boolean> {
 /**
  * Creates `wrenn_test_<random>` on `TEST_DATABASE_URL`, else on a local server at
  * 127.0.0.1:5432 when one answers, else on an embedded PostgreSQL started just for
- * this test file (a fresh CI machine may have no server at all). Migrations are
+ * this test file (a fresh CI machine may have no server at all; `TEST_DATABASE_URL=embedded`
+ * forces this). Migrations are
  * applied. Each file gets its own database, so files can run in parallel.
  */
 export async function createTestDatabase(): Promise<TestDatabase> {
-  let adminUrl = process.env.TEST_DATABASE_URL;
+  // TEST_DATABASE_URL=embedded forces the embedded server (what a bare CI machine gets).
+  const forced = process.env.TEST_DATABASE_URL;
+  let adminUrl = forced === "embedded" ? undefined : forced;
   let stopServer: (() => Promise<void>) | undefined;
   let tempDir: string | undefined;
-  if (!adminUrl && (await answers(LOCAL_DEFAULT))) adminUrl = LOCAL_DEFAULT;
+  if (!adminUrl && forced !== "embedded" && (await answers(LOCAL_DEFAULT))) adminUrl = LOCAL_DEFAULT;
   if (!adminUrl) {
     tempDir = await mkdtemp(join(tmpdir(), "wrenn-test-pg-"));
     const server = await startEmbeddedPostgres({ dataDir: join(tempDir, "data") });
