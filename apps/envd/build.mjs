@@ -8,7 +8,9 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, "dist");
+// `--outdir <dir>` builds elsewhere (tests build a private copy instead of racing the image build).
+const outdirFlag = process.argv.indexOf("--outdir");
+const dist = outdirFlag > 0 ? process.argv[outdirFlag + 1] : join(here, "dist");
 const require = createRequire(join(here, "package.json"));
 
 rmSync(dist, { recursive: true, force: true });
@@ -28,7 +30,9 @@ await build({
 });
 
 for (const name of ["@lydell/node-pty", "@lydell/node-pty-linux-x64"]) {
-  const source = dirname(require.resolve(`${name}/package.json`, { paths: [dirname(require.resolve("@lydell/node-pty"))] }));
+  const source = dirname(
+    require.resolve(`${name}/package.json`, { paths: [dirname(require.resolve("@lydell/node-pty"))] }),
+  );
   cpSync(source, join(dist, "node_modules", name), { recursive: true, dereference: true });
 }
 console.log(`built ${join(dist, "envd.mjs")}`);

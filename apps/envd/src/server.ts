@@ -1,6 +1,7 @@
 import { createServer as createHttp1Server, type Server as Http1Server } from "node:http";
 import { createServer as createHttp2Server, type Http2Server } from "node:http2";
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
+import { Duplex } from "node:stream";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createLogger, type Logger } from "@wrenn/common";
 import { Filesystem, Process } from "@wrenn/proto";
@@ -44,6 +45,37 @@ export function defaultConfig(): EnvdConfig {
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
 
 /**
+ * A duplex over `socket` that first replays the bytes already read while
+ * sniffing. HTTP/2 sessions read from a socket's native handle, bypassing
+ * `unshift`, so the h2c side gets this stream-based view instead.
+ */
+function replayingDuplex(socket: Socket, head: Buffer): Duplex {
+  const duplex = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk, encoding, callback) {
+      socket.write(chunk, encoding, callback);
+    },
+    final(callback) {
+      socket.end();
+      callback();
+    },
+    destroy(err, callback) {
+      socket.destroy(err ?? undefined);
+      callback(err);
+    },
+  });
+  duplex.push(head);
+  socket.on("data", (chunk: Buffer) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.once("end", () => duplex.push(null));
+  socket.once("close", () => duplex.destroy());
+  return duplex;
+}
+
+/**
  * Starts envd: one TCP listener that serves HTTP/1.1 and cleartext HTTP/2
  * (prior knowledge) alike, by looking at the first bytes of each connection;
  * the plain routes are answered first, everything else goes to Connect.
@@ -77,7 +109,7 @@ export async function startEnvd(overrides: Partial<EnvdConfig> = {}, logger?: Lo
   const http1: Http1Server = createHttp1Server({ keepAliveTimeout: 65_000, requestTimeout: 0 }, handle);
   const http2: Http2Server = createHttp2Server({}, handle);
   const sockets = new Set<Socket>();
-  const tcp: TcpServer = createTcpServer((socket) => {
+  const tcp: TcpServer = createTcpServer({ noDelay: true, keepAlive: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.once("error", () => socket.destroy());
@@ -88,9 +120,13 @@ export async function startEnvd(overrides: Partial<EnvdConfig> = {}, logger?: Lo
       const isHttp2 = head.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared));
       if (isHttp2 && head.length < HTTP2_PREFACE.length) return;
       socket.off("data", sniff);
+      if (isHttp2) {
+        http2.emit("connection", replayingDuplex(socket, head));
+        return;
+      }
       socket.pause();
       socket.unshift(head);
-      (isHttp2 ? http2 : http1).emit("connection", socket);
+      http1.emit("connection", socket);
       socket.resume();
     };
     socket.on("data", sniff);

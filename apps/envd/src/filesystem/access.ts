@@ -22,9 +22,34 @@ export function mayAccess(info: Stats, user: UserAccount, users: UserDatabase, w
   return (bits & want) === want;
 }
 
-/** Throws `permission_denied` unless `user` may read `path` (which must exist). */
+/** Throws `permission_denied` unless `user` may search every directory above `path`. */
+export async function requireTraversable(
+  path: string,
+  user: UserAccount,
+  users: UserDatabase,
+): Promise<void> {
+  if (user.uid === 0) return;
+  let dir = dirname(path);
+  const ancestors: string[] = [];
+  for (;;) {
+    ancestors.unshift(dir);
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  for (const ancestor of ancestors) {
+    const info = await stat(ancestor).catch(() => undefined);
+    if (!info) return;
+    if (info.isDirectory() && !mayAccess(info, user, users, EXECUTE)) {
+      throw errors.permissionDenied(`permission denied for '${path}'`);
+    }
+  }
+}
+
+/** Throws `permission_denied` unless `user` may reach and read `path` (which must exist). */
 export async function requireReadable(path: string, user: UserAccount, users: UserDatabase): Promise<Stats> {
   const info = await stat(path);
+  await requireTraversable(path, user, users);
   const want = info.isDirectory() ? READ | EXECUTE : READ;
   if (!mayAccess(info, user, users, want)) throw errors.permissionDenied(`permission denied for '${path}'`);
   return info;

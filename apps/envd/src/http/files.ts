@@ -43,6 +43,17 @@ export function contentTypeFor(path: string): string {
   return contentTypes[extname(path).toLowerCase()] ?? "application/octet-stream";
 }
 
+/** True when an Accept-Encoding header lists gzip with a non-zero quality. */
+export function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  for (const part of (acceptEncoding ?? "").split(",")) {
+    const [coding, ...params] = part.trim().toLowerCase().split(";");
+    if (coding?.trim() !== "gzip") continue;
+    const quality = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    return quality === undefined || Number(quality.slice(2)) > 0;
+  }
+  return false;
+}
+
 interface FileRequest {
   rawPath: string;
   user: UserAccount;
@@ -71,7 +82,7 @@ export async function downloadFile(ctx: EnvdContext, req: HttpRequest, res: Http
   if (info.isDirectory()) throw errors.invalidArgument(`'${path}' is a directory`);
   if (!info.isFile()) throw errors.invalidArgument(`'${path}' is not a regular file`);
   const name = encodeURIComponent(path.split(sep).pop() ?? "file");
-  const gzip = /\bgzip\b/i.test(header(req, "accept-encoding") ?? "");
+  const gzip = acceptsGzip(header(req, "accept-encoding"));
   const headers: Record<string, string | number> = {
     "content-type": contentTypeFor(path),
     "content-disposition": `inline; filename*=UTF-8''${name}`,
