@@ -1,5 +1,5 @@
 import type { Logger } from "@wrenn/common";
-import type { TeamRole } from "@wrenn/db";
+import type { Team, TeamRole, User } from "@wrenn/db";
 
 /** Who is calling, as established by the auth middleware. */
 export interface AuthContext {
@@ -16,6 +16,10 @@ export interface AuthContext {
   name: string;
   email: string;
   apiKey?: { id: string; name: string };
+  /** The user row read by the middleware in this request (JWT only). */
+  user?: User;
+  /** The active team row read by the middleware in this request (API key only). */
+  team?: Team;
 }
 
 /** Hono environment of the control plane app. */

@@ -73,6 +73,7 @@ export function authMiddlewares(deps: { db: Database; tokens: SessionTokens }) {
       isAdmin: user.isAdmin,
       name: user.name,
       email: user.email,
+      user,
     });
     await next();
   };
@@ -81,8 +82,9 @@ export function authMiddlewares(deps: { db: Database; tokens: SessionTokens }) {
     const key = c.req.header("x-api-key");
     if (key === undefined) return requireJWT(c, next);
     if (!key.startsWith(API_KEY_PREFIX)) throw errors.unauthenticated("invalid API key");
-    const row = await findApiKeyByHash(db, hashApiKey(key));
-    if (!row) throw errors.unauthenticated("invalid API key");
+    const found = await findApiKeyByHash(db, hashApiKey(key));
+    if (!found) throw errors.unauthenticated("invalid API key");
+    const row = found.key;
     const now = new Date();
     if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
       await touchApiKey(db, row.id, now);
@@ -96,6 +98,7 @@ export function authMiddlewares(deps: { db: Database; tokens: SessionTokens }) {
       name: row.name,
       email: "",
       apiKey: { id: row.id, name: row.name },
+      team: found.team,
     });
     await next();
   };

@@ -34,7 +34,7 @@ export function registerMeRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): voi
     async (c) => {
       const auth = c.get("auth");
       const { team, role } = await currentTeamAccess(deps.db, auth);
-      const user = auth.userId ? await getUserById(deps.db, auth.userId) : undefined;
+      const user = auth.user ?? (auth.userId ? await getUserById(deps.db, auth.userId) : undefined);
       return c.json(
         {
           user: user ? userView(user) : null,

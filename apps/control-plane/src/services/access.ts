@@ -22,7 +22,8 @@ export interface TeamAccess {
  */
 export async function currentTeamAccess(db: Database, auth: AuthContext): Promise<TeamAccess> {
   if (auth.kind === "api_key") {
-    const team = await getActiveTeam(db, auth.teamId);
+    // The middleware already read the key's active team in this request.
+    const team = auth.team ?? (await getActiveTeam(db, auth.teamId));
     if (!team) throw errors.unauthenticated("invalid API key");
     return { team, role: null };
   }

@@ -41,15 +41,18 @@ export async function deleteApiKey(ex: Executor, teamId: string, id: string): Pr
   return row;
 }
 
-/** The key with this hash whose team is active, or undefined. */
-export async function findApiKeyByHash(ex: Executor, keyHash: string): Promise<ApiKey | undefined> {
+/** The key with this hash and its team, when the team is active; else undefined. */
+export async function findApiKeyByHash(
+  ex: Executor,
+  keyHash: string,
+): Promise<{ key: ApiKey; team: typeof teams.$inferSelect } | undefined> {
   const [row] = await ex
-    .select({ key: teamApiKeys })
+    .select({ key: teamApiKeys, team: teams })
     .from(teamApiKeys)
     .innerJoin(teams, eq(teams.id, teamApiKeys.teamId))
     .where(and(eq(teamApiKeys.keyHash, keyHash), isNull(teams.deletedAt)))
     .limit(1);
-  return row?.key;
+  return row;
 }
 
 /** Records that key `id` was just used. */
