@@ -1,5 +1,15 @@
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { join } from "node:path";
 import { findDebianMirror } from "./debian-mirror.ts";
 import { safeRemove, sha256File } from "./fsutil.ts";
@@ -89,6 +99,8 @@ export async function buildGuestImage(opts: BuildOptions = {}): Promise<BuildRes
     await removeAbandonedBuilds(layout.root, layout.cacheDir, report);
     work = await mkdtemp(join(layout.root, "tmp-"));
     const dir = work;
+    // mkdtemp makes the directory private; a finished image is meant to be readable.
+    await chmod(dir, 0o755);
 
     await report.step("kernel", `copying kernel ${inputs.kernel.version}`, () =>
       copyFile(inputs.kernel.vmlinuz, join(dir, IMAGE_FILES.kernel)),

@@ -8,6 +8,8 @@ export {
 export { type ArtifactInfo, type ImageManifest, MANIFEST_SCHEMA_VERSION } from "./manifest.ts";
 export { DEFAULT_DATA_DIR, IMAGE_FILES, imageLayout, resolveDataDir } from "./paths.ts";
 export type { BuildProgress, ProgressListener } from "./progress.ts";
+export { type PruneOptions, pruneGuestImages } from "./prune.ts";
+export { hostTscKhz, tcgKernelArgs } from "./qemu-boot.ts";
 export { type GuestImage, listGuestImages, readGuestImage, resolveGuestImage } from "./resolve.ts";
 export { GUEST_PATHS } from "./rootfs.ts";
 export { DEFAULT_USER, ROOTFS_PACKAGES } from "./rootfs-base.ts";

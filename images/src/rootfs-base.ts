@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rename } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { run } from "./exec.ts";
 import { safeRemove, sha256 } from "./fsutil.ts";
@@ -30,14 +30,31 @@ export const DEFAULT_USER = { name: "user", uid: 1000, home: "/home/user", shell
 /** Bump when the steps below change in a way the key would not otherwise notice. */
 const ROOTFS_BASE_VERSION = 1;
 
-/** Runs inside the fresh debootstrap tree: users, sudo, and removal of what a guest never needs. */
+/**
+ * Runs inside the fresh debootstrap tree (only ever through `chroot`): the default user
+ * with passwordless sudo, neutral replacements for the host details debootstrap copies in
+ * (hostname, resolv.conf), and no documentation, now or for packages users add later
+ * (copyright files stay).
+ */
 const CUSTOMIZE_SCRIPT = `set -eu
 useradd --create-home --home-dir ${DEFAULT_USER.home} --uid ${DEFAULT_USER.uid} --user-group --shell ${DEFAULT_USER.shell} ${DEFAULT_USER.name}
 echo '${DEFAULT_USER.name} ALL=(ALL:ALL) NOPASSWD: ALL' >/etc/sudoers.d/${DEFAULT_USER.name}
 chmod 0440 /etc/sudoers.d/${DEFAULT_USER.name}
+echo wrenn >/etc/hostname
+printf '127.0.0.1\\tlocalhost\\n::1\\tlocalhost ip6-localhost ip6-loopback\\n' >/etc/hosts
+rm -f /etc/resolv.conf
+: >/etc/resolv.conf
+chmod 0644 /etc/resolv.conf
+printf '%s\\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' \\
+  'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/info/*' \\
+  'path-exclude=/usr/share/locale/*' 'path-include=/usr/share/locale/locale.alias' \\
+  >/etc/dpkg/dpkg.cfg.d/01-wrenn-slim
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/log/*.log \\
-  /usr/share/doc/* /usr/share/man/* /usr/share/info/*
+  /usr/share/man/* /usr/share/info/*
+find /usr/share/doc -mindepth 1 ! -type d ! -name copyright -delete
+find /usr/share/doc -mindepth 1 -type d -empty -delete
+find /usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
 `;
 
 /** The cache key of the debootstrap result: everything that decides its content. */
@@ -102,6 +119,13 @@ export async function ensureRootfsBase(
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C", DEBIAN_FRONTEND: "noninteractive" },
     });
     await rename(target, dir);
+    // Only the current key is ever used again; older trees are ~170 MB each.
+    for (const name of await readdir(layout.cacheDir)) {
+      if (name.startsWith("rootfs-base-") && name !== `rootfs-base-${key}`) {
+        log(`removing outdated debootstrap tree ${name}`);
+        await safeRemove(join(layout.cacheDir, name));
+      }
+    }
     return { dir, key, cached: false };
   } finally {
     await safeRemove(work);

@@ -64,7 +64,6 @@ export async function stageRootfs(baseDir: string, stagingDir: string, extras: R
     inside(stagingDir, "/etc/wrenn/image.json"),
     `${JSON.stringify(extras.imageInfo, null, 2)}\n`,
   );
-  await writeFile(inside(stagingDir, "/etc/hostname"), "wrenn\n");
 }
 
 /** Sizes of a finished ext4 image. */

@@ -1,11 +1,18 @@
 import { parseArgs } from "node:util";
-import { type BuildProgress, buildGuestImage, listGuestImages, resolveGuestImage } from "@wrenn/images";
+import {
+  type BuildProgress,
+  buildGuestImage,
+  listGuestImages,
+  pruneGuestImages,
+  resolveGuestImage,
+} from "@wrenn/images";
 import type { Command } from "../command.ts";
 import { ExitCode } from "../command.ts";
 
 const USAGE = `Usage:
   wrenn image build [--force] [--data-dir DIR]   build the guest image (cached by a hash of its inputs)
   wrenn image info [--data-dir DIR] [--all]      print the manifest of the newest image (or list all)
+  wrenn image prune --keep N [--data-dir DIR]    delete all but the newest N images
 
 The data dir defaults to $WRENN_DATA_DIR, else /var/lib/wrenn; images live in <data-dir>/images/base/<hash>/.`;
 
@@ -65,15 +72,31 @@ async function info(argv: string[]): Promise<number> {
   return ExitCode.ok;
 }
 
-/** `wrenn image build|info`: builds the guest kernel, initramfs and rootfs, or shows the current one. */
+async function prune(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { "data-dir": { type: "string" }, keep: { type: "string" } },
+  });
+  if (values.keep === undefined || !/^[1-9][0-9]*$/.test(values.keep)) {
+    console.error(`wrenn image prune: --keep N (N >= 1) is required\n\n${USAGE}`);
+    return ExitCode.usage;
+  }
+  const removed = await pruneGuestImages({ dataDir: values["data-dir"], keep: Number(values.keep) });
+  for (const image of removed) console.log(`removed ${image.hash} (built ${image.manifest.builtAt})`);
+  console.log(`${removed.length} image(s) removed`);
+  return ExitCode.ok;
+}
+
+/** `wrenn image build|info|prune`: builds the guest kernel, initramfs and rootfs, or shows the current one. */
 export const command: Command = {
-  summary: "Build or inspect the guest image (kernel, initramfs, rootfs)",
+  summary: "Build, inspect or prune the guest image (kernel, initramfs, rootfs)",
   usage: USAGE,
   async run(argv) {
     const [sub, ...rest] = argv;
     try {
       if (sub === "build") return await build(rest);
       if (sub === "info") return await info(rest);
+      if (sub === "prune") return await prune(rest);
     } catch (err) {
       if (err instanceof TypeError && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
         console.error(`wrenn image ${sub}: ${err.message}\n\n${USAGE}`);
