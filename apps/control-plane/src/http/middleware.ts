@@ -51,6 +51,7 @@ const TOUCH_INTERVAL_MS = 10_000;
 /** The auth middlewares; every one re-reads the credential's subject from the database. */
 export function authMiddlewares(deps: { db: Database; tokens: SessionTokens }) {
   const { db, tokens } = deps;
+  const lastTouch = new Map<string, number>();
 
   const requireJWT: MiddlewareHandler<AppEnv> = async (c, next) => {
     const header = c.req.header("authorization");
@@ -85,9 +86,13 @@ export function authMiddlewares(deps: { db: Database; tokens: SessionTokens }) {
     const found = await findApiKeyByHash(db, hashApiKey(key));
     if (!found) throw errors.unauthenticated("invalid API key");
     const row = found.key;
-    const now = new Date();
-    if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) {
-      await touchApiKey(db, row.id, now);
+    const now = Date.now();
+    const last = Math.max(row.lastUsedAt?.getTime() ?? 0, lastTouch.get(row.id) ?? 0);
+    if (now - last > TOUCH_INTERVAL_MS) {
+      // Claimed before the write so concurrent requests with the same key do not all update the row.
+      lastTouch.set(row.id, now);
+      if (lastTouch.size > 10_000) lastTouch.clear();
+      await touchApiKey(db, row.id, new Date(now));
     }
     c.set("auth", {
       kind: "api_key",
