@@ -52,10 +52,21 @@ export async function startControlPlane(options: {
   let ready = false;
   const app = createApp({ config, db: db.db, redis, log, isReady: () => ready, ...options.deps });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
-  await new Promise<void>((resolve, reject) => {
-    server.once("listening", resolve);
-    server.once("error", reject);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+  } catch (err) {
+    redis.disconnect();
+    await db.close();
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new Error(
+        `${config.host}:${config.port} is already in use (choose another port: --port / CP_PORT)`,
+      );
+    }
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   ready = true;
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;

@@ -61,8 +61,16 @@ async function up(argv: string[]): Promise<number> {
   const host = args.host ?? process.env.CP_HOST ?? "127.0.0.1";
   const say = (line: string) => console.log(`wrenn up: ${line}`);
 
-  await mkdir(dataDir, { recursive: true, mode: 0o755 });
-  const secrets = await loadSecrets(dataDir);
+  let secrets: { jwtSecret: string };
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o755 });
+    secrets = await loadSecrets(dataDir);
+  } catch (err) {
+    console.error(
+      `wrenn up: cannot use data dir ${dataDir}: ${(err as Error).message} (choose one with --data-dir)`,
+    );
+    return ExitCode.failure;
+  }
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig({
@@ -144,9 +152,8 @@ async function up(argv: string[]): Promise<number> {
   const shutdown = supervisor.waitForShutdown();
   try {
     await supervisor.startAll();
-  } catch (err) {
-    console.error(`wrenn up: ${err instanceof Error ? err.message : String(err)}`);
-    return ExitCode.failure;
+  } catch {
+    return ExitCode.failure; // the supervisor already said which component failed and why
   }
   const shown = host === "127.0.0.1" || host === "0.0.0.0" ? "localhost" : host;
   say(`control plane on http://${shown}:${cp?.port} (API docs: http://${shown}:${cp?.port}/docs)`);

@@ -195,6 +195,20 @@ describe("teams", () => {
     expect(lastLeaves.status).toBe(409);
   });
 
+  it("serializes owner changes: of two owners leaving at once, exactly one succeeds", async () => {
+    const { owner, teamId, others } = await teamWith("owner");
+    const [second] = others as [(typeof others)[0]];
+    const results = await Promise.all([
+      call(t.app, "POST", `/v1/teams/${teamId}/leave`, { token: owner.token }),
+      call(t.app, "POST", `/v1/teams/${teamId}/leave`, { token: second.token }),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual([204, 409]);
+    const { rows } = await t.db.pool.query("SELECT role FROM users_teams WHERE team_id = $1", [
+      teamId.slice(5),
+    ]);
+    expect(rows).toEqual([{ role: "owner" }]);
+  });
+
   it("ignores the JWT role hint: a demoted admin loses admin rights at once", async () => {
     const { owner, teamId, others } = await teamWith("admin");
     const [admin] = others as [(typeof others)[0]];
