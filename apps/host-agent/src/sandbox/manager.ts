@@ -144,6 +144,7 @@ export class SandboxManager {
       assertCompatible(
         snap.meta,
         await this.o.vmm.fingerprint(),
+        this.o.network.kind,
         `template ${input.templateName || templateId}`,
       );
       const diskBytes = diskSizeMb * MIB;
@@ -268,7 +269,12 @@ export class SandboxManager {
       }
       const snap = await this.o.templates.openGeneration(entry.record.generationDir);
       if (!snap) throw errors.failedPrecondition(`the template sandbox ${id} was started from is gone`);
-      assertCompatible(snap.meta, await this.o.vmm.fingerprint(), `paused sandbox ${id}`);
+      assertCompatible(
+        snap.meta,
+        await this.o.vmm.fingerprint(),
+        this.o.network.kind,
+        `paused sandbox ${id}`,
+      );
       const stateFile = join(this.o.layout.sandboxDir(id), SANDBOX_FILES.pauseState);
       entry.record.state = "starting";
       try {
@@ -431,6 +437,7 @@ export class SandboxManager {
         memoryMb: this.limits.templateMemoryMb,
         diskBytes: this.limits.defaultDiskSizeMb * MIB,
         kernelArgs: this.kernelArgs,
+        networkKind: this.o.network.kind,
       },
       (id) => this.o.network.acquire(id),
     );

@@ -23,6 +23,8 @@ export interface SnapshotMetadata {
   kernelBytes: number;
   initrdBytes: number;
   vmm: VmmFingerprint;
+  /** Network provider kind of the capture VM: its VMM network backend is part of the device state. */
+  networkKind: string;
   envdVersion: string;
   /** Where it came from: `image` or `sandbox:<id>`. */
   source: string;
@@ -46,8 +48,13 @@ export async function writeMetadata(path: string, meta: SnapshotMetadata): Promi
 }
 
 /** The differences between what a snapshot was captured with and what this host runs now. */
-export function compatibilityProblems(meta: SnapshotMetadata, current: VmmFingerprint): string[] {
+export function compatibilityProblems(
+  meta: SnapshotMetadata,
+  current: VmmFingerprint,
+  networkKind: string,
+): string[] {
   const problems: string[] = [];
+  if (meta.networkKind !== networkKind) problems.push(`network ${meta.networkKind} ≠ ${networkKind}`);
   if (meta.vmm.driver !== current.driver) problems.push(`driver ${meta.vmm.driver} ≠ ${current.driver}`);
   if (meta.vmm.version !== current.version) problems.push(`VMM "${meta.vmm.version}" ≠ "${current.version}"`);
   if (meta.vmm.accel !== current.accel) problems.push(`accelerator ${meta.vmm.accel} ≠ ${current.accel}`);
@@ -57,8 +64,13 @@ export function compatibilityProblems(meta: SnapshotMetadata, current: VmmFinger
 }
 
 /** Throws `failed_precondition` naming every mismatch, instead of letting a restore hang or crash. */
-export function assertCompatible(meta: SnapshotMetadata, current: VmmFingerprint, what: string): void {
-  const problems = compatibilityProblems(meta, current);
+export function assertCompatible(
+  meta: SnapshotMetadata,
+  current: VmmFingerprint,
+  networkKind: string,
+  what: string,
+): void {
+  const problems = compatibilityProblems(meta, current, networkKind);
   if (problems.length > 0) {
     throw errors.failedPrecondition(`${what} was captured on an incompatible VMM: ${problems.join("; ")}`);
   }

@@ -39,6 +39,8 @@ export interface CaptureSettings {
   memoryMb: number;
   diskBytes: number;
   kernelArgs: string;
+  /** Kind of network attachment the capture VM (and so every restore) uses. */
+  networkKind: string;
 }
 
 /** Attaches a capture VM to the network (the same kind of attachment sandboxes use, or restores fail). */
@@ -149,11 +151,11 @@ export class TemplateStore {
   ): Promise<TemplateSnapshot> {
     const fingerprint = await this.vmm.fingerprint();
     const snap = await this.current(teamId, templateId);
-    if (snap && compatibilityProblems(snap.meta, fingerprint).length === 0) {
+    if (snap && compatibilityProblems(snap.meta, fingerprint, settings.networkKind).length === 0) {
       if (!source || snap.meta.imageHash === source.hash) return snap;
     }
     if (!source) {
-      if (snap) assertCompatible(snap.meta, fingerprint, `template ${templateId}`);
+      if (snap) assertCompatible(snap.meta, fingerprint, settings.networkKind, `template ${templateId}`);
       throw errors.notFound(`template ${templateId} not found on this host`);
     }
     const key = `${teamId}/${templateId}`;
@@ -225,6 +227,7 @@ export class TemplateStore {
         kernelBytes: (await stat(files.kernel)).size,
         initrdBytes: (await stat(files.initrd)).size,
         vmm: fingerprint,
+        networkKind: settings.networkKind,
         envdVersion,
         source: "image",
         createdAt: new Date().toISOString(),

@@ -57,7 +57,9 @@ describe("SandboxManager on QEMU microVMs", () => {
     expect(agent.manager.list().sandboxes.map((s) => s.id)).not.toContain(id);
   });
 
-  it(`keeps files and background processes across ${PAUSE_CYCLES} pause/resume cycles`, async () => {
+  it(`keeps files and background processes across ${PAUSE_CYCLES} pause/resume cycles`, {
+    timeout: 900_000,
+  }, async () => {
     const id = newId("cycle");
     await agent.manager.create({ sandboxId: id, teamId: "team-a", templateId: "minimal", timeoutSec: 600 });
     await sh(id, "echo kept > /root/file.txt");
