@@ -13,7 +13,12 @@ set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8
 
-log() { echo "wrenn-init: $*" >/dev/console 2>/dev/null || echo "wrenn-init: $*"; }
+# Each line ends with the seconds since the kernel started, to see where boot time goes.
+log() {
+  local up
+  read -r up _ </proc/uptime 2>/dev/null || up=?
+  echo "wrenn-init: $* (t=${up}s)" >/dev/console 2>/dev/null || echo "wrenn-init: $* (t=${up}s)"
+}
 
 mount_once() { # type source target options mode
   mountpoint -q "$3" && return 0

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildEnvdBundle, type EnvdBundle } from "./envd-bundle.ts";
@@ -12,13 +12,27 @@ import {
 } from "./kernel.ts";
 import { DEBIAN_SUITE, ROOTFS_PACKAGES, rootfsBaseKey } from "./rootfs-base.ts";
 
-/**
- * Bump when the pipeline changes how it assembles an image from the same inputs
- * (file placement, ext4 options, initramfs layout).
- */
+/** Bump to force new images everywhere without any other change. */
 export const PIPELINE_VERSION = 1;
 
-const GUEST_DIR = join(dirname(fileURLToPath(import.meta.url)), "../guest");
+const SRC_DIR = dirname(fileURLToPath(import.meta.url));
+const GUEST_DIR = join(SRC_DIR, "../guest");
+
+/** Files in `src/` that do not shape the image (tests and the test-only QEMU helper). */
+const NOT_PIPELINE = /(\.test\.ts|^qemu-boot\.ts)$/;
+
+/**
+ * Hash of the pipeline's own source, so a change to how images are assembled (file
+ * placement, ext4 options, initramfs layout) yields a new image without anyone having to
+ * remember to bump {@link PIPELINE_VERSION}.
+ */
+export async function pipelineSourcesSha256(): Promise<string> {
+  const names = (await readdir(SRC_DIR)).filter((n) => n.endsWith(".ts") && !NOT_PIPELINE.test(n)).sort();
+  const parts = await Promise.all(
+    names.map(async (n) => `${n}\0${sha256(await readFile(join(SRC_DIR, n)))}`),
+  );
+  return sha256(parts.join("\n"));
+}
 
 /** Where the busybox-static package installs its binary. */
 export const BUSYBOX_PATH = "/bin/busybox";
@@ -59,6 +73,7 @@ export interface ResolvedInputs {
 /** The fingerprint of {@link ResolvedInputs} recorded in the manifest; its hash names the image. */
 export interface InputFingerprint {
   pipelineVersion: number;
+  pipelineSourcesSha256: string;
   debianSuite: string;
   rootfsPackages: string[];
   rootfsBaseKey: string;
@@ -90,6 +105,7 @@ export async function resolveInputs(): Promise<ResolvedInputs> {
 export async function fingerprintInputs(inputs: ResolvedInputs): Promise<InputFingerprint> {
   return {
     pipelineVersion: PIPELINE_VERSION,
+    pipelineSourcesSha256: await pipelineSourcesSha256(),
     debianSuite: DEBIAN_SUITE,
     rootfsPackages: [...ROOTFS_PACKAGES],
     rootfsBaseKey: rootfsBaseKey(),

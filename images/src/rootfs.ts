@@ -1,5 +1,6 @@
 import { chmod, copyFile, mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { errors } from "@wrenn/common";
 import type { EnvdBundle } from "./envd-bundle.ts";
 import { run } from "./exec.ts";
 import { allocatedBytes } from "./fsutil.ts";
@@ -44,6 +45,13 @@ export async function stageRootfs(baseDir: string, stagingDir: string, extras: R
   const node = inside(stagingDir, GUEST_PATHS.node);
   await copyFile(extras.node.path, node);
   await chmod(node, 0o755);
+  // The host's node must run on the guest's libraries; find out now rather than at boot.
+  const { stdout } = await run("chroot", [stagingDir, GUEST_PATHS.node, "--version"], {
+    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+  });
+  if (stdout.trim() !== extras.node.version) {
+    throw errors.internal(`node in the rootfs reports ${stdout.trim()}, expected ${extras.node.version}`);
+  }
 
   const envdDir = inside(stagingDir, GUEST_PATHS.envdDir);
   await mkdir(envdDir, { recursive: true });
