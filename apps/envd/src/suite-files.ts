@@ -211,13 +211,16 @@ export function registerFilesTests(getSession: () => SuiteSession): void {
           sent++;
         },
       });
-      const rssBefore = await session.target.envdRssKb();
+      const rssBefore = await session.target.envdRssKb(session.accessToken);
       let peakRss = rssBefore;
-      const sampler = setInterval(() => {
-        void session.target.envdRssKb().then((rss) => {
-          peakRss = Math.max(peakRss, rss);
-        });
-      }, 250);
+      let sampling = true;
+      // Sequential samples: in a slow guest each one is itself a process start.
+      const sampler = (async () => {
+        while (sampling) {
+          peakRss = Math.max(peakRss, await session.target.envdRssKb(session.accessToken));
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      })();
       try {
         const upStart = performance.now();
         const up = await fetch(filesUrl({ path }), {
@@ -251,7 +254,8 @@ export function registerFilesTests(getSession: () => SuiteSession): void {
           `[envd metrics] ${LARGE_FILE_MB} MB upload ${(LARGE_FILE_MB / upSeconds).toFixed(1)} MB/s, download ${(LARGE_FILE_MB / downSeconds).toFixed(1)} MB/s, envd RSS ${rssBefore} KiB -> peak ${peakRss} KiB`,
         );
       } finally {
-        clearInterval(sampler);
+        sampling = false;
+        await sampler;
         await shell(`rm -f ${path}`);
       }
       // Buffering the file would add ~100 MB; streaming stays within a few dozen.

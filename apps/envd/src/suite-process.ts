@@ -272,7 +272,7 @@ export function registerProcessTests(getSession: () => SuiteSession): void {
     it("bounds output nobody reads (drops the oldest) and keeps memory flat", async () => {
       const session = getSession();
       const { process } = envdClients(session);
-      const before = await session.target.envdRssKb();
+      const before = await session.target.envdRssKb(session.accessToken);
       const controller = new AbortController();
       const started = await collect(
         process.start(
@@ -288,7 +288,7 @@ export function registerProcessTests(getSession: () => SuiteSession): void {
         120_000,
         "the flood to finish",
       );
-      const after = await session.target.envdRssKb();
+      const after = await session.target.envdRssKb(session.accessToken);
       const rest = await collect(
         process.connect({ process: { selector: { case: "pid", value: started.pid } } }),
       );

@@ -11,8 +11,8 @@ export interface EnvdTarget {
   scratchDir: string;
   /** Home directory of the account `user` on envd's machine. */
   userHome: string;
-  /** Resident memory of the envd process, in KiB. */
-  envdRssKb(): Promise<number>;
+  /** Resident memory of the envd process, in KiB (measuring may need envd's access token). */
+  envdRssKb(accessToken?: string): Promise<number>;
   /** A port inside envd's machine and the URL where a localhost-only server on it becomes reachable. */
   forwardedPort: { guestPort: number; url: string };
   /** Whether /init may set the clock on this machine (only inside a VM). */

@@ -1,0 +1,151 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { GUEST_NETWORK, guestKernelCmdline, resolveGuestImage } from "@wrenn/images";
+import { freePort } from "./host-envd.ts";
+
+/** A guest booted from the Wrenn image, with host ports forwarded to it. */
+export interface BootedGuest {
+  /** `http://127.0.0.1:<port>` reaching envd's :49983 in the guest. */
+  envdUrl: string;
+  /** Host URL forwarded to `guestPort` on the guest's address (for the port-forwarding test). */
+  forwardedUrl: string;
+  guestPort: number;
+  /** Milliseconds from starting QEMU until envd answered /health. */
+  bootToHealthMs: number;
+  /** The guest's serial console so far (wrenn-init and envd log lines). */
+  serialLog(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const ENVD_GUEST_PORT = 49983;
+const FORWARD_GUEST_PORT = 8123;
+
+async function hostTscKhz(): Promise<number | undefined> {
+  const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
+  const mhz = /^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo)?.[1];
+  return mhz ? Math.round(Number(mhz) * 1000) : undefined;
+}
+
+/**
+ * Boots the newest guest image under QEMU microvm with TCG (KVM cannot run a
+ * guest on our CI machines). The shared rootfs is never written: the guest
+ * gets a qcow2 overlay in a temp dir. User-mode networking uses the guest's
+ * fixed gateway so the image's built-in network setup works unchanged.
+ * Throws (so the VM tests fail, never skip) when the image or QEMU is missing.
+ */
+export async function bootGuest(): Promise<BootedGuest> {
+  const image = await resolveGuestImage();
+  const dir = await mkdtemp(join(tmpdir(), "envd-vm-"));
+  const overlay = join(dir, "root.qcow2");
+  const serialLog = join(dir, "serial.log");
+  let qemu: ChildProcess | undefined;
+  const stop = async () => {
+    if (qemu && qemu.exitCode === null && qemu.signalCode === null) {
+      const exited = new Promise((resolve) => qemu?.once("exit", resolve));
+      qemu.kill("SIGKILL");
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await promisify(execFile)("qemu-img", [
+      "create",
+      "-q",
+      "-f",
+      "qcow2",
+      "-b",
+      image.rootfs,
+      "-F",
+      "raw",
+      overlay,
+    ]);
+    const envdPort = await freePort();
+    const forwardPort = await freePort();
+    const khz = await hostTscKhz();
+    const net = [
+      "user",
+      "id=n0",
+      "net=169.254.0.0/24",
+      `host=${GUEST_NETWORK.gateway}`,
+      "restrict=on",
+      `hostfwd=tcp:127.0.0.1:${envdPort}-${GUEST_NETWORK.address}:${ENVD_GUEST_PORT}`,
+      `hostfwd=tcp:127.0.0.1:${forwardPort}-${GUEST_NETWORK.address}:${FORWARD_GUEST_PORT}`,
+    ].join(",");
+    const started = performance.now();
+    qemu = spawn(
+      "qemu-system-x86_64",
+      [
+        "-M",
+        "microvm,accel=tcg,rtc=on",
+        "-cpu",
+        "max",
+        "-m",
+        "1024",
+        "-smp",
+        "2",
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-serial",
+        `file:${serialLog}`,
+        "-kernel",
+        image.kernel,
+        "-initrd",
+        image.initrd,
+        "-append",
+        // Under TCG the guest's TSC is the host's; giving its rate skips a calibration that can hang.
+        guestKernelCmdline({ extra: khz ? [`tsc_early_khz=${khz}`] : [] }),
+        "-drive",
+        `id=root,file=${overlay},format=qcow2,if=none`,
+        "-device",
+        "virtio-blk-device,drive=root",
+        "-netdev",
+        net,
+        "-device",
+        "virtio-net-device,netdev=n0",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let qemuError = "";
+    qemu.stderr?.on("data", (data) => {
+      qemuError += data;
+    });
+    const spawnFailure = new Promise<never>((_, reject) => {
+      qemu?.once("error", (err) => reject(new Error(`cannot start QEMU: ${err.message}`)));
+      qemu?.once("exit", (code) => reject(new Error(`QEMU exited with ${code}: ${qemuError}`)));
+    });
+    spawnFailure.catch(() => undefined);
+    const envdUrl = `http://127.0.0.1:${envdPort}`;
+    const deadline = Date.now() + 180_000;
+    const healthy = (async () => {
+      while (Date.now() < deadline) {
+        const res = await fetch(`${envdUrl}/health`, { signal: AbortSignal.timeout(2000) }).catch(
+          () => undefined,
+        );
+        if (res?.status === 204) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const log = await readFile(serialLog, "utf8").catch(() => "");
+      throw new Error(
+        `envd in the guest did not answer /health within 180 s; serial log:\n${log.slice(-4000)}`,
+      );
+    })();
+    await Promise.race([healthy, spawnFailure]);
+    return {
+      envdUrl,
+      forwardedUrl: `http://127.0.0.1:${forwardPort}`,
+      guestPort: FORWARD_GUEST_PORT,
+      bootToHealthMs: performance.now() - started,
+      serialLog: () => readFile(serialLog, "utf8").catch(() => ""),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
