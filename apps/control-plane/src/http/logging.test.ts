@@ -56,7 +56,12 @@ describe("request logging", () => {
       },
     });
     const log = pino({ redact: { paths: redactedPaths, censor: "[redacted]" } }, sink);
-    log.info({ password: "p", token: "t", body: { apiKey: "k" }, req: { headers: { authorization: "Bearer x" } } });
+    log.info({
+      password: "p",
+      token: "t",
+      body: { apiKey: "k" },
+      req: { headers: { authorization: "Bearer x" } },
+    });
     expect(lines[0]).not.toMatch(/"(p|t|k|Bearer x)"/);
     expect(lines[0]).toContain("[redacted]");
   });

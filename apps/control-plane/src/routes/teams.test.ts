@@ -100,6 +100,31 @@ describe("teams", () => {
     expect((await call(t.app, "GET", "/v1/me", { token: member.token })).status).toBe(403);
   });
 
+  it("runs the team-deletion hooks (where sandboxes get destroyed) before the soft delete", async () => {
+    const seen: { teamId: string; deletedAt: unknown }[] = [];
+    const hooked = await createTestApp({
+      deps: {
+        teamDeletionHooks: [
+          async (teamId) => {
+            const { rows } = await hooked.db.pool.query("SELECT deleted_at FROM teams WHERE id = $1", [
+              teamId,
+            ]);
+            seen.push({ teamId, deletedAt: rows[0]?.deleted_at });
+          },
+        ],
+      },
+    });
+    try {
+      const u = await signupUser(hooked.app);
+      expect((await call(hooked.app, "DELETE", `/v1/teams/${u.team.id}`, { token: u.token })).status).toBe(
+        204,
+      );
+      expect(seen).toEqual([{ teamId: u.team.id.slice(5), deletedAt: null }]);
+    } finally {
+      await hooked.cleanup();
+    }
+  });
+
   it("manages members: add by email, list, change roles, remove", async () => {
     const { owner, teamId, others } = await teamWith("member");
     const [member] = others as [(typeof others)[0]];
