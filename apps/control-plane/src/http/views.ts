@@ -2,10 +2,12 @@ import { z } from "@hono/zod-openapi";
 import type { ApiKey, ApiKeyListing, AuditLog, Member, Team, TeamRole, User } from "@wrenn/db";
 import { formatId } from "../ids.ts";
 
-/** Wire shapes and the functions that produce them from rows. */
+// Wire shapes and the functions that produce them from rows.
 
+/** A team role. */
 export const RoleSchema = z.enum(["owner", "admin", "member"]).openapi("Role");
 
+/** A user on the wire. */
 export const UserSchema = z
   .object({
     id: z.string().openapi({ example: "usr-0b6f3c52-6c1e-4d8a-9a55-2c1f0e9d7a10" }),
@@ -16,6 +18,7 @@ export const UserSchema = z
   })
   .openapi("User");
 
+/** The wire form of a user row. */
 export function userView(u: User): z.infer<typeof UserSchema> {
   return {
     id: formatId("user", u.id),
@@ -26,6 +29,7 @@ export function userView(u: User): z.infer<typeof UserSchema> {
   };
 }
 
+/** A team on the wire, optionally with the caller's role and default flag. */
 export const TeamSchema = z
   .object({
     id: z.string().openapi({ example: "team-5d2e…" }),
@@ -38,6 +42,7 @@ export const TeamSchema = z
   })
   .openapi("Team");
 
+/** The wire form of a team row. */
 export function teamView(t: Team, role?: TeamRole, isDefault?: boolean): z.infer<typeof TeamSchema> {
   return {
     id: formatId("team", t.id),
@@ -50,10 +55,12 @@ export function teamView(t: Team, role?: TeamRole, isDefault?: boolean): z.infer
   };
 }
 
+/** The answer of signup, login and switch-team. */
 export const SessionSchema = z
   .object({ token: z.string(), user: UserSchema, team: TeamSchema })
   .openapi("Session");
 
+/** An API key as listed (never the key itself). */
 export const ApiKeySchema = z
   .object({
     id: z.string(),
@@ -65,6 +72,7 @@ export const ApiKeySchema = z
   })
   .openapi("ApiKey");
 
+/** The wire form of an API key row (creator from the listing join or passed in). */
 export function apiKeyView(k: ApiKeyListing | ApiKey, creator?: User): z.infer<typeof ApiKeySchema> {
   const email = "creatorEmail" in k ? k.creatorEmail : (creator?.email ?? null);
   const name = "creatorName" in k ? k.creatorName : (creator?.name ?? null);
@@ -79,6 +87,7 @@ export function apiKeyView(k: ApiKeyListing | ApiKey, creator?: User): z.infer<t
   };
 }
 
+/** A team member on the wire. */
 export const MemberSchema = z
   .object({
     user_id: z.string(),
@@ -89,6 +98,7 @@ export const MemberSchema = z
   })
   .openapi("Member");
 
+/** The wire form of a membership. */
 export function memberView(m: Member): z.infer<typeof MemberSchema> {
   return {
     user_id: formatId("user", m.userId),
@@ -99,6 +109,7 @@ export function memberView(m: Member): z.infer<typeof MemberSchema> {
   };
 }
 
+/** An audit event on the wire. */
 export const AuditLogSchema = z
   .object({
     id: z.string(),
@@ -114,6 +125,7 @@ export const AuditLogSchema = z
   })
   .openapi("AuditLog");
 
+/** The wire form of an audit log row. */
 export function auditView(a: AuditLog): z.infer<typeof AuditLogSchema> {
   return {
     id: formatId("auditLog", a.id),
