@@ -16,10 +16,16 @@ import { safeRemove, sha256File } from "./fsutil.ts";
 import { ENVD_PORT, GUEST_NETWORK, guestKernelCmdline } from "./guest-config.ts";
 import { ensureHostPackages } from "./host-packages.ts";
 import { buildInitramfs } from "./initramfs.ts";
-import { fingerprintInputs, imageHash, resolveInputs } from "./inputs.ts";
+import {
+  fingerprintInputs,
+  type InputFingerprint,
+  imageHash,
+  type ResolvedInputs,
+  resolveInputs,
+} from "./inputs.ts";
 import { acquireLock } from "./lock.ts";
 import { type ImageManifest, MANIFEST_SCHEMA_VERSION } from "./manifest.ts";
-import { IMAGE_FILES, imageLayout } from "./paths.ts";
+import { IMAGE_FILES, type ImageLayout, imageLayout } from "./paths.ts";
 import { type ProgressListener, StepReporter } from "./progress.ts";
 import { type GuestImage, readGuestImage } from "./resolve.ts";
 import { makeExt4, stageRootfs } from "./rootfs.ts";
@@ -66,15 +72,41 @@ export async function buildGuestImage(opts: BuildOptions = {}): Promise<BuildRes
     "resolving inputs (kernel, modules, envd build, node)",
     async () => {
       const inputs = await resolveInputs();
-      const fingerprint = await fingerprintInputs(inputs);
-      return { inputs, fingerprint, hash: imageHash(fingerprint) };
+      try {
+        const fingerprint = await fingerprintInputs(inputs);
+        return { inputs, fingerprint, hash: imageHash(fingerprint) };
+      } catch (err) {
+        await inputs.envd.dispose();
+        throw err;
+      }
     },
     (r) =>
       `image ${r.hash}: kernel ${r.inputs.kernel.version}, envd ${r.inputs.envd.version}, node ${r.inputs.node.version}`,
   );
 
+  try {
+    return await assemble({ layout, inputs, fingerprint, hash, force: opts.force ?? false, report, started });
+  } finally {
+    await inputs.envd.dispose();
+  }
+}
+
+/** What {@link assemble} works from. */
+interface AssembleContext {
+  layout: ImageLayout;
+  inputs: ResolvedInputs;
+  fingerprint: InputFingerprint;
+  hash: string;
+  force: boolean;
+  report: StepReporter;
+  started: number;
+}
+
+/** Returns the image for `ctx.hash`, building and publishing it unless it already exists. */
+async function assemble(ctx: AssembleContext): Promise<BuildResult> {
+  const { layout, inputs, fingerprint, hash, report, started } = ctx;
   const target = layout.imageDir(hash);
-  if (!opts.force) {
+  if (!ctx.force) {
     const existing = await readGuestImage(target);
     if (existing) {
       report.cached("image", `image ${hash} is up to date (${target})`);
@@ -88,7 +120,7 @@ export async function buildGuestImage(opts: BuildOptions = {}): Promise<BuildRes
   });
   let work: string | undefined;
   try {
-    if (!opts.force) {
+    if (!ctx.force) {
       // Another build may have produced this very image while we waited for the lock.
       const existing = await readGuestImage(target);
       if (existing) {

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { errors } from "@wrenn/common";
@@ -12,19 +13,24 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..
 /** The built envd and what the guest needs to run it. */
 export interface EnvdBundle {
   /**
-   * `apps/envd/dist`, copied whole to `/usr/local/lib/envd/`. envd's build puts its native
-   * runtime packages (node-pty) under `dist/node_modules`, so the directory is self-contained.
+   * A private build of `apps/envd` (what its build script writes to `dist/`), copied whole to
+   * `/usr/local/lib/envd/`. envd's build puts its native runtime packages (node-pty) under
+   * `node_modules/` there, so the directory is self-contained.
    */
   distDir: string;
   /** Version from `apps/envd/package.json`. */
   version: string;
   /** Content hash of `distDir`. */
   bundleSha256: string;
+  /** Deletes the private build directory. */
+  dispose(): Promise<void>;
 }
 
 /**
- * Builds envd with its own build script (`npm run build -w @wrenn/envd`, output in
- * `apps/envd/dist/`) and describes the result.
+ * Builds envd with its own build script (`npm run build -w @wrenn/envd`) into a private
+ * directory (`--outdir`), so a concurrent build of `apps/envd/dist/` by someone else cannot
+ * swap files under us while they are hashed and copied. The output is deterministic, so the
+ * hash is stable across runs.
  */
 export async function buildEnvdBundle(repoRoot = REPO_ROOT): Promise<EnvdBundle> {
   const pkgFile = join(repoRoot, "apps/envd/package.json");
@@ -33,11 +39,19 @@ export async function buildEnvdBundle(repoRoot = REPO_ROOT): Promise<EnvdBundle>
       `envd sources not found at ${dirname(pkgFile)}; run from a Wrenn checkout`,
     );
   }
-  await run("npm", ["run", "--silent", "build", "-w", "@wrenn/envd"], { cwd: repoRoot });
-  const distDir = join(repoRoot, "apps/envd/dist");
-  if (!existsSync(join(distDir, "envd.mjs"))) {
-    throw errors.internal(`envd build did not produce ${join(distDir, "envd.mjs")}`);
+  const distDir = await mkdtemp(join(tmpdir(), "wrenn-envd-build-"));
+  const dispose = () => rm(distDir, { recursive: true, force: true });
+  try {
+    await run("npm", ["run", "--silent", "build", "-w", "@wrenn/envd", "--", "--outdir", distDir], {
+      cwd: repoRoot,
+    });
+    if (!existsSync(join(distDir, "envd.mjs"))) {
+      throw errors.internal(`envd build (npm run build -w @wrenn/envd -- --outdir) did not produce envd.mjs`);
+    }
+    const version = (JSON.parse(await readFile(pkgFile, "utf8")) as { version?: string }).version ?? "0.0.0";
+    return { distDir, version, bundleSha256: await hashTree(distDir), dispose };
+  } catch (err) {
+    await dispose();
+    throw err;
   }
-  const version = (JSON.parse(await readFile(pkgFile, "utf8")) as { version?: string }).version ?? "0.0.0";
-  return { distDir, version, bundleSha256: await hashTree(distDir) };
 }
