@@ -27,6 +27,7 @@ import { acquireLock } from "./lock.ts";
 import { type ImageManifest, MANIFEST_SCHEMA_VERSION } from "./manifest.ts";
 import { IMAGE_FILES, type ImageLayout, imageLayout } from "./paths.ts";
 import { type ProgressListener, StepReporter } from "./progress.ts";
+import { checkKeep, pruneWhileLocked } from "./prune.ts";
 import { type GuestImage, readGuestImage } from "./resolve.ts";
 import { makeExt4, stageRootfs } from "./rootfs.ts";
 import {
@@ -44,7 +45,15 @@ export interface BuildOptions {
   /** Rebuild even when an image with the same input hash exists (the debootstrap cache is still reused). */
   force?: boolean;
   onProgress?: ProgressListener;
+  /**
+   * After building a new image, keep this many of the newest images and delete the rest
+   * (default {@link DEFAULT_KEEP_IMAGES}) so repeated builds do not fill the disk.
+   */
+  keep?: number;
 }
+
+/** How many images a build leaves in place by default. */
+export const DEFAULT_KEEP_IMAGES = 3;
 
 /** The result of {@link buildGuestImage}: the image, and whether it was already there. */
 export type BuildResult = GuestImage & { cached: boolean };
@@ -63,6 +72,7 @@ export async function buildGuestImage(opts: BuildOptions = {}): Promise<BuildRes
   const started = performance.now();
   const report = new StepReporter(opts.onProgress);
   const layout = imageLayout(opts.dataDir);
+  if (opts.keep !== undefined) checkKeep(opts.keep);
 
   await report.step("host-packages", "checking host Debian packages", () =>
     ensureHostPackages((line) => report.info("host-packages", line)),
@@ -85,7 +95,17 @@ export async function buildGuestImage(opts: BuildOptions = {}): Promise<BuildRes
   );
 
   try {
-    return await assemble({ layout, inputs, fingerprint, hash, force: opts.force ?? false, report, started });
+    return await assemble({
+      layout,
+      inputs,
+      fingerprint,
+      hash,
+      force: opts.force ?? false,
+      keep: opts.keep ?? DEFAULT_KEEP_IMAGES,
+      dataDir: opts.dataDir,
+      report,
+      started,
+    });
   } finally {
     await inputs.envd.dispose();
   }
@@ -98,6 +118,8 @@ interface AssembleContext {
   fingerprint: InputFingerprint;
   hash: string;
   force: boolean;
+  keep: number;
+  dataDir: string | undefined;
   report: StepReporter;
   started: number;
 }
@@ -213,6 +235,9 @@ async function assemble(ctx: AssembleContext): Promise<BuildResult> {
     await writeFile(join(dir, IMAGE_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
     await publish(dir, target, layout.root);
     work = undefined;
+    for (const old of await pruneWhileLocked(ctx.dataDir, ctx.keep)) {
+      report.info("prune", `removed old image ${old.hash} (built ${old.manifest.builtAt})`);
+    }
 
     const image = await readGuestImage(target);
     if (!image) throw new Error(`image ${hash} vanished after publishing`);

@@ -1,4 +1,4 @@
-export { type BuildOptions, type BuildResult, buildGuestImage } from "./build.ts";
+export { type BuildOptions, type BuildResult, buildGuestImage, DEFAULT_KEEP_IMAGES } from "./build.ts";
 export {
   ENVD_PORT,
   GUEST_NETWORK,

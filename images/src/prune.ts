@@ -14,26 +14,38 @@ export interface PruneOptions {
 }
 
 /**
- * Deletes all but the newest `keep` complete images. Not done automatically after a build:
- * sandboxes and templates may still be based on an older image, and only the operator
- * (or the host agent, which knows) can tell. Each image is first renamed to a `tmp-*`
- * name, so a crash mid-delete leaves nothing that looks like a complete image.
+ * Deletes all but the newest `keep` complete images (templates keep their own copies of
+ * the kernel, initramfs and root disk, so an old base image is not needed once they exist).
+ * Each image is first renamed to a `tmp-*` name, so a crash mid-delete leaves nothing that
+ * looks like a complete image.
  */
 export async function pruneGuestImages(opts: PruneOptions): Promise<GuestImage[]> {
-  if (!Number.isInteger(opts.keep) || opts.keep < 1) {
-    throw errors.invalidArgument("keep must be a whole number of at least 1");
-  }
+  checkKeep(opts.keep);
   const layout = imageLayout(opts.dataDir);
   const release = await acquireLock(layout.lockFile);
   try {
-    const doomed = (await listGuestImages(opts.dataDir)).slice(opts.keep);
-    for (const image of doomed) {
-      const aside = join(layout.root, `tmp-pruned-${image.hash}`);
-      await rename(image.dir, aside);
-      await safeRemove(aside);
-    }
-    return doomed;
+    return await pruneWhileLocked(opts.dataDir, opts.keep);
   } finally {
     await release();
   }
+}
+
+/** Throws `invalid_argument` unless `keep` is a whole number of at least 1. */
+export function checkKeep(keep: number): void {
+  if (!Number.isInteger(keep) || keep < 1) {
+    throw errors.invalidArgument("keep must be a whole number of at least 1");
+  }
+}
+
+/** {@link pruneGuestImages} for a caller that already holds the build lock. */
+export async function pruneWhileLocked(dataDir: string | undefined, keep: number): Promise<GuestImage[]> {
+  checkKeep(keep);
+  const layout = imageLayout(dataDir);
+  const doomed = (await listGuestImages(dataDir)).slice(keep);
+  for (const image of doomed) {
+    const aside = join(layout.root, `tmp-pruned-${image.hash}`);
+    await rename(image.dir, aside);
+    await safeRemove(aside);
+  }
+  return doomed;
 }

@@ -10,7 +10,9 @@ import type { Command } from "../command.ts";
 import { ExitCode } from "../command.ts";
 
 const USAGE = `Usage:
-  wrenn image build [--force] [--data-dir DIR]   build the guest image (cached by a hash of its inputs)
+  wrenn image build [--force] [--keep N] [--data-dir DIR]
+                                                 build the guest image (cached by a hash of its inputs);
+                                                 after a new build only the newest N (default 3) images stay
   wrenn image info [--data-dir DIR] [--all]      print the manifest of the newest image (or list all)
   wrenn image prune --keep N [--data-dir DIR]    delete all but the newest N images
 
@@ -40,12 +42,21 @@ function printProgress(e: BuildProgress): void {
 async function build(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { force: { type: "boolean", default: false }, "data-dir": { type: "string" } },
+    options: {
+      force: { type: "boolean", default: false },
+      keep: { type: "string" },
+      "data-dir": { type: "string" },
+    },
   });
+  if (values.keep !== undefined && !/^[1-9][0-9]*$/.test(values.keep)) {
+    console.error(`wrenn image build: --keep needs a whole number of at least 1\n\n${USAGE}`);
+    return ExitCode.usage;
+  }
   const started = performance.now();
   const image = await buildGuestImage({
     dataDir: values["data-dir"],
     force: values.force,
+    keep: values.keep === undefined ? undefined : Number(values.keep),
     onProgress: printProgress,
   });
   const verb = image.cached ? "up to date" : "built";
