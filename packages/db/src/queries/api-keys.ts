@@ -1,5 +1,6 @@
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../client.ts";
+import { preparedOn } from "../prepared.ts";
 import { teamApiKeys, teams, users } from "../schema.ts";
 
 /** An API key row (the hash, never the key). */
@@ -46,12 +47,17 @@ export async function findApiKeyByHash(
   ex: Executor,
   keyHash: string,
 ): Promise<{ key: ApiKey; team: typeof teams.$inferSelect } | undefined> {
-  const [row] = await ex
-    .select({ key: teamApiKeys, team: teams })
-    .from(teamApiKeys)
-    .innerJoin(teams, eq(teams.id, teamApiKeys.teamId))
-    .where(and(eq(teamApiKeys.keyHash, keyHash), isNull(teams.deletedAt)))
-    .limit(1);
+  const build = (e: Executor, hash: SQL | Placeholder | string) =>
+    e
+      .select({ key: teamApiKeys, team: teams })
+      .from(teamApiKeys)
+      .innerJoin(teams, eq(teams.id, teamApiKeys.teamId))
+      .where(and(eq(teamApiKeys.keyHash, hash), isNull(teams.deletedAt)))
+      .limit(1);
+  const stmt = preparedOn(ex, "api_key_by_hash", (db) =>
+    build(db, sql.placeholder("hash")).prepare("api_key_by_hash"),
+  );
+  const [row] = stmt ? await stmt.execute({ hash: keyHash }) : await build(ex, keyHash);
   return row;
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
+import { and, asc, desc, eq, isNull, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../client.ts";
+import { preparedOn } from "../prepared.ts";
 import { type TeamRole, teams, users, usersTeams } from "../schema.ts";
 
 /** A team row. */
@@ -46,12 +47,21 @@ export async function getMembership(
   teamId: string,
   options: { forUpdate?: boolean } = {},
 ): Promise<TeamWithRole | undefined> {
-  const q = ex
-    .select({ team: teams, role: usersTeams.role, isDefault: usersTeams.isDefault })
-    .from(usersTeams)
-    .innerJoin(teams, eq(teams.id, usersTeams.teamId))
-    .where(and(eq(usersTeams.userId, userId), eq(usersTeams.teamId, teamId), isNull(teams.deletedAt)))
-    .limit(1);
+  const build = (e: Executor, user: SQL | Placeholder | string, team: SQL | Placeholder | string) =>
+    e
+      .select({ team: teams, role: usersTeams.role, isDefault: usersTeams.isDefault })
+      .from(usersTeams)
+      .innerJoin(teams, eq(teams.id, usersTeams.teamId))
+      .where(and(eq(usersTeams.userId, user), eq(usersTeams.teamId, team), isNull(teams.deletedAt)))
+      .limit(1);
+  if (!options.forUpdate) {
+    // Hot path: every team-scoped request re-checks membership.
+    const stmt = preparedOn(ex, "membership", (db) =>
+      build(db, sql.placeholder("userId"), sql.placeholder("teamId")).prepare("membership"),
+    );
+    if (stmt) return (await stmt.execute({ userId, teamId }))[0];
+  }
+  const q = build(ex, userId, teamId);
   const [row] = options.forUpdate ? await q.for("update") : await q;
   return row;
 }

@@ -1,5 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import type { Executor } from "../client.ts";
+import { preparedOn } from "../prepared.ts";
 import { users } from "../schema.ts";
 
 /** A user row. */
@@ -25,7 +26,17 @@ export async function createUser(
 
 /** The user with `id`, or undefined. */
 export async function getUserById(ex: Executor, id: string): Promise<User | undefined> {
-  const [row] = await ex.select().from(users).where(eq(users.id, id)).limit(1);
+  const stmt = preparedOn(ex, "users_by_id", (db) =>
+    db
+      .select()
+      .from(users)
+      .where(eq(users.id, sql.placeholder("id")))
+      .limit(1)
+      .prepare("users_by_id"),
+  );
+  const [row] = stmt
+    ? await stmt.execute({ id })
+    : await ex.select().from(users).where(eq(users.id, id)).limit(1);
   return row;
 }
 
