@@ -226,7 +226,13 @@ describe("request validation (never a 500 for a user's mistake)", () => {
 describe("rate limiting", () => {
   it("limits login per account and per IP with 429 resource_exhausted", async () => {
     const limited = await createTestApp({
-      env: { AUTH_RATE_LIMIT_PER_ACCOUNT: "3", AUTH_RATE_LIMIT_PER_IP: "6", TRUST_PROXY: "true" },
+      env: {
+        AUTH_RATE_LIMIT_PER_ACCOUNT: "3",
+        AUTH_RATE_LIMIT_PER_IP: "6",
+        // A day-long fixed window, so the test never straddles a window boundary.
+        AUTH_RATE_LIMIT_WINDOW_SEC: "86400",
+        TRUST_PROXY: "true",
+      },
     });
     try {
       const u = await signupUser(limited.app);
@@ -253,7 +259,9 @@ describe("rate limiting", () => {
   });
 
   it("limits signup per IP", async () => {
-    const limited = await createTestApp({ env: { AUTH_RATE_LIMIT_PER_IP: "2", TRUST_PROXY: "true" } });
+    const limited = await createTestApp({
+      env: { AUTH_RATE_LIMIT_PER_IP: "2", AUTH_RATE_LIMIT_WINDOW_SEC: "86400", TRUST_PROXY: "true" },
+    });
     try {
       const signup = (i: number) =>
         call(limited.app, "POST", "/v1/auth/signup", {
