@@ -14,8 +14,15 @@ export { TemplateOperations } from "./sandbox/template-ops.ts";
 export type { CreateSandboxInput, SandboxRecord, SandboxState, SandboxView } from "./sandbox/types.ts";
 export type { SnapshotMetadata } from "./snapshot/metadata.ts";
 export { TemplateStore } from "./snapshot/templates.ts";
+export { createOverlay, type DiskUsage, diskUsage } from "./storage/disk.ts";
+export { findGuestImage, type GuestImage } from "./storage/guest-image.ts";
 export { DataLayout, PLATFORM_TEAM_ID } from "./storage/layout.ts";
-export { GUEST_NET, type NetworkProvider, UserModeNetworkProvider } from "./vmm/network-attachment.ts";
+export {
+  GUEST_NET,
+  guestNetKernelArgs,
+  type NetworkProvider,
+  UserModeNetworkProvider,
+} from "./vmm/network-attachment.ts";
 export { QemuMicrovmDriver } from "./vmm/qemu.ts";
 export { QmpClient } from "./vmm/qmp.ts";
 export type { VmInstance, Vmm, VmSpec } from "./vmm/types.ts";

@@ -32,6 +32,11 @@ export interface ExecResult {
   error: string;
 }
 
+/** envd answered with an HTTP error status (as opposed to not answering at all). */
+export class EnvdHttpError extends Error {
+  override readonly name = "EnvdHttpError";
+}
+
 /**
  * A client for one sandbox's envd: HTTP health/init plus the Connect `Process`
  * and `Filesystem` services, always sending the sandbox's access token.
@@ -103,9 +108,33 @@ export class EnvdClient {
     });
     const res = await this.http("POST", "/init", body, timeoutMs);
     if (res.status < 200 || res.status >= 300) {
-      throw new Error(`envd /init answered ${res.status}: ${res.body.toString("utf8").slice(0, 200)}`);
+      throw new EnvdHttpError(
+        `envd /init answered ${res.status}: ${res.body.toString("utf8").slice(0, 200)}`,
+      );
     }
     if (init.accessToken) this.accessToken = init.accessToken;
+  }
+
+  /**
+   * `POST /init` as soon as envd accepts connections: after a restore the first
+   * request pays for translating envd's code paths, so a separate health probe
+   * first would pay twice. Retries only while nothing answers; an HTTP error
+   * answer is final.
+   */
+  async initWhenReady(init: EnvdInit, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let delay = 5;
+    for (;;) {
+      if (!isAlive()) throw new Error("VM exited before envd answered");
+      try {
+        await this.init(init, Math.max(1_000, Math.min(10_000, deadline - Date.now())));
+        return;
+      } catch (err) {
+        if (err instanceof EnvdHttpError || Date.now() >= deadline) throw err;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 50);
+    }
   }
 
   /** Starts a command and streams its events; aborting `signal` ends the stream (envd kills the process). */

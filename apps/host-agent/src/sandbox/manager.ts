@@ -179,17 +179,23 @@ export class SandboxManager {
       };
       this.entries.set(id, entry);
       const dir = this.o.layout.sandboxDir(id);
+      const phases = new PhaseTimer();
       try {
         await mkdir(dir, { recursive: true });
         await createOverlay(snap.rootfs, "raw", join(dir, SANDBOX_FILES.disk), diskBytes);
         await saveRecord(this.o.layout, entry.record);
+        phases.mark("disk");
         entry.lease = await this.o.network.acquire(id);
+        phases.mark("network");
         entry.vm = await this.o.vmm.restore(
           this.vmSpec(entry, snap, { kind: "file-private", path: snap.memory }),
           { kind: "template", stateFile: snap.state },
         );
+        phases.mark("restore");
         await this.connectEnvd(entry, entry.vm);
+        phases.mark("envd");
         if (diskBytes > snap.meta.diskBytes) await this.growGuestDisk(entry, diskBytes);
+        this.o.logger.debug({ sandboxId: id, ms: phases.result() }, "sandbox created");
         entry.record.state = "running";
         await saveRecord(this.o.layout, entry.record);
         this.o.hooks?.onVmStarted?.(id, entry.vm.pid, join(dir, SANDBOX_FILES.disk));
@@ -278,12 +284,17 @@ export class SandboxManager {
       const stateFile = join(this.o.layout.sandboxDir(id), SANDBOX_FILES.pauseState);
       entry.record.state = "starting";
       try {
+        const phases = new PhaseTimer();
         entry.lease = await this.o.network.acquire(id);
+        phases.mark("network");
         entry.vm = await this.o.vmm.restore(this.vmSpec(entry, snap, { kind: "anonymous" }), {
           kind: "full",
           stateFile,
         });
+        phases.mark("restore");
         await this.connectEnvd(entry, entry.vm);
+        phases.mark("envd");
+        this.o.logger.debug({ sandboxId: id, ms: phases.result() }, "sandbox resumed");
       } catch (err) {
         await entry.vm?.kill();
         await entry.lease?.release().catch(() => {});
@@ -466,18 +477,25 @@ export class SandboxManager {
     };
   }
 
-  /** Waits for envd and hands it the sandbox identity, env vars, token and the host clock. */
+  /**
+   * Hands envd the sandbox identity, env vars, token and the host clock as soon
+   * as it answers (its answer is the readiness signal; the version is the one
+   * recorded when the template was captured).
+   */
   private async connectEnvd(entry: Entry, vm: VmInstance): Promise<void> {
     if (!entry.lease) throw new Error("no network lease");
     const { host, port } = entry.lease.attachment.envdEndpoint;
     const envd = new EnvdClient(host, port, entry.record.accessToken);
-    entry.record.envdVersion = await envd.waitHealthy(this.limits.envdTimeoutMs, () => vm.alive);
-    await envd.init({
-      sandboxId: entry.record.id,
-      templateId: entry.record.templateId,
-      envVars: entry.record.envs,
-      accessToken: entry.record.accessToken,
-    });
+    await envd.initWhenReady(
+      {
+        sandboxId: entry.record.id,
+        templateId: entry.record.templateId,
+        envVars: entry.record.envs,
+        accessToken: entry.record.accessToken,
+      },
+      this.limits.envdTimeoutMs,
+      () => vm.alive,
+    );
     entry.envd = envd;
   }
 
@@ -570,6 +588,22 @@ export class SandboxManager {
       }
     }
     return killed;
+  }
+}
+
+/** Durations of the consecutive phases of one operation, for debug logs. */
+class PhaseTimer {
+  private last = performance.now();
+  private readonly phases: Record<string, number> = {};
+
+  mark(name: string): void {
+    const now = performance.now();
+    this.phases[name] = Math.round(now - this.last);
+    this.last = now;
+  }
+
+  result(): Record<string, number> {
+    return this.phases;
   }
 }
 

@@ -80,6 +80,18 @@ async function openGeneration(dir: string): Promise<TemplateSnapshot | undefined
   };
 }
 
+/**
+ * Runs envd's per-sandbox code paths once before the capture (init with no
+ * identity, a process start, a stat), so the JavaScript they need is already
+ * compiled in the captured RAM and every sandbox's first requests are faster.
+ * Leaves no identity, token or env var behind.
+ */
+async function warmUp(envd: EnvdClient): Promise<void> {
+  await envd.init({ sandboxId: "", templateId: "", envVars: {} });
+  await envd.exec({ cmd: "/bin/true" }, 60_000);
+  await envd.filesystem.stat({ path: "/" }, { headers: envd.headers() });
+}
+
 /** Hard-links `src` to `dest` (templates are immutable), copying when linking is impossible. */
 async function linkOrCopy(src: string, dest: string): Promise<void> {
   try {
@@ -213,6 +225,7 @@ export class TemplateStore {
           undefined,
         );
         envdVersion = await envd.waitHealthy(120_000, () => vm.alive);
+        await warmUp(envd);
         await this.vmm.captureTemplate(vm, files.state);
       } finally {
         await vm.kill();
