@@ -75,6 +75,10 @@ async function mountsUnder(dir: string): Promise<string[]> {
  * without crossing into other filesystems.
  */
 export async function safeRemove(dir: string): Promise<void> {
+  // Build directories are always a few levels deep; anything shallower is a bug upstream.
+  if (resolve(dir).split("/").filter(Boolean).length < 2) {
+    throw new Error(`refusing to remove ${dir}`);
+  }
   if (!existsSync(dir)) return;
   for (const point of await mountsUnder(dir)) {
     await run("umount", ["-l", point]).catch(() => undefined);
