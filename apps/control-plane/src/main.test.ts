@@ -38,7 +38,7 @@ function run(env: Record<string, string>) {
 }
 
 describe("control plane process", () => {
-  it("starts, migrates, answers /health, and exits 0 on SIGTERM", async () => {
+  it("starts, migrates, answers /health, and exits 0 on SIGTERM", { timeout: 120_000 }, async () => {
     const port = await freePort();
     const p = run({
       DATABASE_URL: db.url,

@@ -38,7 +38,7 @@ function startUp(port: number, dataDir: string) {
   child.stderr?.on("data", onData);
   const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const ready = (async () => {
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 120_000;
     while (!output.includes("ready.")) {
       if (child.exitCode !== null || Date.now() > deadline)
         throw new Error(`wrenn up did not come up:\n${output}`);
@@ -74,7 +74,9 @@ async function api(
 }
 
 describe("wrenn up", () => {
-  it("runs two side-by-side instances, serves the API, stops cleanly, and reuses its data", async () => {
+  it("runs two side-by-side instances, serves the API, stops cleanly, and reuses its data", {
+    timeout: 240_000,
+  }, async () => {
     const dirA = await mkdtemp(join(tmpdir(), "wrenn-up-a-"));
     const dirB = await mkdtemp(join(tmpdir(), "wrenn-up-b-"));
     dirs.push(dirA, dirB);

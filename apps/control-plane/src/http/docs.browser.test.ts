@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 describe("/docs in Chromium", () => {
-  it("renders Swagger UI from local assets with every route group", async () => {
+  it("renders Swagger UI from local assets with every route group", { timeout: 120_000 }, async () => {
     // Debian's Chromium (scripts/install-system-deps), driven by playwright-core; never a downloaded browser.
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: "/usr/bin/chromium",
