@@ -34,7 +34,11 @@ export async function tcgKernelArgs(): Promise<string[]> {
   return khz ? [`tsc_early_khz=${khz}`] : [];
 }
 
-/** The host's TSC frequency in kHz, from /proc/cpuinfo (undefined when unknown). */
+/**
+ * The host's TSC frequency in kHz, from /proc/cpuinfo (undefined when unknown). On hosts
+ * whose "cpu MHz" follows frequency scaling it is only approximate: the guest clock then
+ * drifts a little, which does not matter for booting.
+ */
 export async function hostTscKhz(): Promise<number | undefined> {
   const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
   const mhz = /^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo)?.[1];
