@@ -16,12 +16,16 @@ const require = createRequire(join(here, "package.json"));
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 await build({
-  entryPoints: [join(here, "src/main.ts")],
+  entryPoints: { envd: join(here, "src/main.ts") },
   bundle: true,
   platform: "node",
   target: "node20",
   format: "esm",
-  outfile: join(dist, "envd.mjs"),
+  outdir: dist,
+  // The services load as a separate chunk after the port is open (see src/server.ts).
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+  outExtension: { ".js": ".mjs" },
   external: ["@lydell/node-pty"],
   banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
   minifySyntax: true,

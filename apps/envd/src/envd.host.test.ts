@@ -21,9 +21,11 @@ describe("envd on the host", () => {
   it("starts fast and idles small", async () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const idleRss = await envd.target.envdRssKb();
+    const own = /"startupMs":(\d+),"readyMs":(\d+)/.exec(envd.startupLine());
     console.log(
-      `[envd metrics] host: start to first /health ${envd.startupMs.toFixed(0)} ms, idle RSS ${idleRss} KiB`,
+      `[envd metrics] host: spawn to first /health ${envd.startupMs.toFixed(0)} ms; envd's own log: port open ${own?.[1]} ms, ready ${own?.[2]} ms; idle RSS ${idleRss} KiB`,
     );
+    expect(own).not.toBeNull();
     expect(envd.startupMs).toBeLessThan(1000);
     expect(idleRss).toBeLessThan(128 * 1024);
   });

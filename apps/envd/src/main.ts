@@ -1,5 +1,4 @@
 import { parseArgs } from "node:util";
-import { createLogger } from "@wrenn/common";
 import { startEnvd } from "./server.ts";
 
 /**
@@ -9,7 +8,6 @@ import { startEnvd } from "./server.ts";
  * --no-clock-sync / ENVD_CLOCK_SYNC=0, --forward-addresses / ENVD_FORWARD_ADDRESSES (comma list),
  * --port-scan-interval-ms / ENVD_PORT_SCAN_INTERVAL_MS (0 disables port forwarding).
  */
-const startedAt = performance.now();
 const { values } = parseArgs({
   options: {
     port: { type: "string" },
@@ -23,23 +21,28 @@ const { values } = parseArgs({
   strict: true,
 });
 const env = process.env;
-const logger = createLogger("envd");
 const forwardAddresses = values["forward-addresses"] ?? env.ENVD_FORWARD_ADDRESSES;
 const scanInterval = values["port-scan-interval-ms"] ?? env.ENVD_PORT_SCAN_INTERVAL_MS;
 
-const server = await startEnvd(
+const server = await startEnvd({
+  port: Number(values.port ?? env.ENVD_PORT ?? 49983),
+  host: values.host ?? env.ENVD_HOST ?? "0.0.0.0",
+  passwdFile: values["passwd-file"] ?? env.ENVD_PASSWD_FILE ?? "/etc/passwd",
+  groupFile: values["group-file"] ?? env.ENVD_GROUP_FILE ?? "/etc/group",
+  clockSync: !(values["no-clock-sync"] ?? env.ENVD_CLOCK_SYNC === "0"),
+  forwardAddresses: forwardAddresses ? forwardAddresses.split(",").filter(Boolean) : undefined,
+  portScanIntervalMs: scanInterval === undefined ? 1000 : Number(scanInterval),
+});
+const { logger } = server.context;
+logger.info(
   {
-    port: Number(values.port ?? env.ENVD_PORT ?? 49983),
-    host: values.host ?? env.ENVD_HOST ?? "0.0.0.0",
-    passwdFile: values["passwd-file"] ?? env.ENVD_PASSWD_FILE ?? "/etc/passwd",
-    groupFile: values["group-file"] ?? env.ENVD_GROUP_FILE ?? "/etc/group",
-    clockSync: !(values["no-clock-sync"] ?? env.ENVD_CLOCK_SYNC === "0"),
-    forwardAddresses: forwardAddresses ? forwardAddresses.split(",").filter(Boolean) : undefined,
-    portScanIntervalMs: scanInterval === undefined ? 1000 : Number(scanInterval),
+    port: server.port,
+    // Milliseconds since the Node process started (not since this module ran).
+    startupMs: Math.round(server.timings.listeningMs),
+    readyMs: Math.round(server.timings.readyMs),
   },
-  logger,
+  "envd listening",
 );
-logger.info({ port: server.port, startupMs: Math.round(performance.now() - startedAt) }, "envd listening");
 
 const shutdown = () => {
   void server.close().finally(() => process.exit(0));

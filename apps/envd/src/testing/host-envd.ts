@@ -42,6 +42,8 @@ export interface HostEnvd {
   child: ChildProcess;
   /** Milliseconds from spawn until /health answered. */
   startupMs: number;
+  /** envd's own "envd listening" log line (port-open and ready times since its process started). */
+  startupLine(): string;
   stop(): Promise<void>;
 }
 
@@ -68,13 +70,14 @@ export async function startHostEnvd(): Promise<HostEnvd> {
   await writeFile(join(dir, "group"), "root:x:0:\nuser:x:1000:\n");
   const forwardedGuestPort = await freePort();
 
+  const port = await freePort();
   const started = performance.now();
   const child = spawn(
     process.execPath,
     [
       bundle,
       "--port",
-      "0",
+      String(port),
       "--host",
       "127.0.0.1",
       "--passwd-file",
@@ -93,29 +96,30 @@ export async function startHostEnvd(): Promise<HostEnvd> {
   child.stderr?.on("data", (data) => {
     stderr += data;
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on("line", (line) => {
-      try {
-        const record = JSON.parse(line) as { msg?: string; port?: number };
-        if (record.msg === "envd listening" && record.port) resolve(record.port);
-      } catch {
-        // not a log line
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`envd exited with ${code}: ${stderr}`)));
+  let startupLine = "";
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  lines.on("line", (line) => {
+    if (line.includes('"envd listening"')) startupLine = line;
   });
+  const exited = new Promise<never>((_, reject) =>
+    child.once("exit", (code) => reject(new Error(`envd exited with ${code}: ${stderr}`))),
+  );
+  exited.catch(() => undefined);
   const baseUrl = `http://127.0.0.1:${port}`;
-  for (;;) {
-    const res = await fetch(`${baseUrl}/health`).catch(() => undefined);
-    if (res?.status === 204) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  const healthy = (async () => {
+    for (;;) {
+      const res = await fetch(`${baseUrl}/health`).catch(() => undefined);
+      if (res?.status === 204) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  await Promise.race([healthy, exited]);
   const startupMs = performance.now() - started;
   const pid = child.pid as number;
   return {
     child,
     startupMs,
+    startupLine: () => startupLine,
     target: {
       baseUrl,
       scratchDir: join(dir, "scratch"),
