@@ -32,6 +32,9 @@ export interface ExecResult {
   error: string;
 }
 
+/** An `/init` answer slower than this is repeated so the guest clock does not lag behind. */
+const SLOW_INIT_MS = 200;
+
 /** envd answered with an HTTP error status (as opposed to not answering at all). */
 export class EnvdHttpError extends Error {
   override readonly name = "EnvdHttpError";
@@ -127,7 +130,11 @@ export class EnvdClient {
     for (;;) {
       if (!isAlive()) throw new Error("VM exited before envd answered");
       try {
+        const sent = Date.now();
         await this.init(init, Math.max(1_000, Math.min(10_000, deadline - Date.now())));
+        // envd sets its clock to the timestamp we sent; a slow first answer (the guest
+        // was still warming up) means the clock lags by that delay, so send it once more.
+        if (Date.now() - sent > SLOW_INIT_MS) await this.init(init, 10_000);
         return;
       } catch (err) {
         if (err instanceof EnvdHttpError || Date.now() >= deadline) throw err;

@@ -1,3 +1,5 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TemplateOperations } from "./template-ops.ts";
 import { createTestAgent, type TestAgent } from "./testing.ts";
@@ -71,6 +73,25 @@ describe("templates from sandboxes", () => {
     await sh(child, "echo child-only > /root/child");
     expect((await sh(plain, "cat /root/child")).code).not.toBe(0);
     await agent.manager.destroy(plain);
+
+    // A snapshot taken on another VMM is refused with a clear error, never restored into a hung VM.
+    const snap = await agent.templates.current(TEAM, "tpl-snap");
+    if (!snap) throw new Error("template generation missing");
+    const metaPath = join(snap.dir, "meta.json");
+    const original = await readFile(metaPath, "utf8");
+    await writeFile(
+      metaPath,
+      JSON.stringify({ ...snap.meta, vmm: { ...snap.meta.vmm, version: "QEMU 0.0" } }),
+    );
+    await expect(
+      agent.manager.create({
+        sandboxId: newId("mismatch"),
+        teamId: TEAM,
+        templateId: "tpl-snap",
+        templateTeamId: TEAM,
+      }),
+    ).rejects.toMatchObject({ code: "failed_precondition", message: expect.stringMatching(/QEMU 0\.0/) });
+    await writeFile(metaPath, original);
 
     // Deleting the template while a sandbox uses it hides it but keeps the sandbox working.
     await ops.deleteSnapshot(TEAM, "tpl-snap");
