@@ -3,9 +3,11 @@ import type { Database } from "@wrenn/db";
 import { bodyLimit } from "hono/body-limit";
 import type { Redis } from "ioredis";
 import { stringify } from "yaml";
+import { HostTokens } from "./auth/host-tokens.ts";
 import { SessionTokens } from "./auth/jwt.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import type { Config } from "./config.ts";
+import { HostClientPool } from "./hosts/pool.ts";
 import { mountDocs } from "./http/docs.ts";
 import { errorResponse } from "./http/errors.ts";
 import { authMiddlewares, requestContext } from "./http/middleware.ts";
@@ -18,6 +20,7 @@ import { registerApiKeyRoutes } from "./routes/api-keys.ts";
 import { registerAuditRoutes } from "./routes/audit.ts";
 import { registerAuthRoutes } from "./routes/auth.ts";
 import type { RouteDeps } from "./routes/deps.ts";
+import { registerHostRoutes } from "./routes/hosts.ts";
 import { registerMeRoutes } from "./routes/me.ts";
 import { registerOAuthRoutes } from "./routes/oauth.ts";
 import { registerTeamRoutes } from "./routes/teams.ts";
@@ -26,6 +29,7 @@ import { ApiKeysService } from "./services/api-keys.ts";
 import { AuditLogger } from "./services/audit.ts";
 import { AuditQueryService } from "./services/audit-query.ts";
 import { AuthService } from "./services/auth.ts";
+import { HostsService } from "./services/hosts.ts";
 import { type TeamDeletionHook, TeamsService } from "./services/teams.ts";
 import { UsersService } from "./services/users.ts";
 
@@ -41,6 +45,8 @@ export interface AppDeps {
   oauthProviders?: Map<string, OAuthProvider>;
   /** Run before a team is soft-deleted (e.g. destroy its sandboxes). */
   teamDeletionHooks?: TeamDeletionHook[];
+  /** Connect clients of host agents (shared with the host monitor); default: a new pool. */
+  hostPool?: HostClientPool;
 }
 
 /** The OpenAPI document's fixed fields. */
@@ -60,6 +66,8 @@ export function createApp(deps: AppDeps) {
   const tokens = new SessionTokens(config.jwtSecret, config.jwtTtlSec);
   const audit = new AuditLogger(db, log);
   const limiter = new RateLimiter(redis, config.rateLimit.windowSec);
+  const hostTokens = new HostTokens(config.jwtSecret);
+  const hostPool = deps.hostPool ?? new HostClientPool();
   const routeDeps: RouteDeps = {
     config,
     db,
@@ -70,7 +78,9 @@ export function createApp(deps: AppDeps) {
       teams: new TeamsService(db, audit, deps.teamDeletionHooks),
       users: new UsersService(db),
       audit: new AuditQueryService(db),
+      hosts: new HostsService({ db, redis, tokens: hostTokens, audit, pool: hostPool, log }),
     },
+    hostTokens,
     mw: authMiddlewares({ db, tokens }),
     oauth: {
       providers: deps.oauthProviders ?? buildProviderRegistry(config),
@@ -120,6 +130,7 @@ export function createApp(deps: AppDeps) {
   registerUserRoutes(app, routeDeps);
   registerAuditRoutes(app, routeDeps);
   registerAdminRoutes(app, routeDeps);
+  registerHostRoutes(app, routeDeps);
 
   app.doc31("/openapi.json", openApiInfo);
   let yamlDoc: string | undefined;

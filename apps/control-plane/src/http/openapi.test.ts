@@ -33,6 +33,16 @@ const expectedRoutes = [
   "get /v1/users/search",
   "get /v1/audit-logs",
   "put /v1/admin/teams/{id}/byoc",
+  "post /v1/hosts",
+  "get /v1/hosts",
+  "post /v1/hosts/register",
+  "post /v1/hosts/refresh",
+  "post /v1/hosts/{id}/heartbeat",
+  "get /v1/hosts/{id}",
+  "post /v1/hosts/{id}/token",
+  "post /v1/hosts/{id}/tags",
+  "delete /v1/hosts/{id}/tags/{tag}",
+  "delete /v1/hosts/{id}",
 ];
 
 describe("OpenAPI", () => {
@@ -53,7 +63,7 @@ describe("OpenAPI", () => {
       }
     }
     expect(ops.sort()).toEqual([...expectedRoutes].sort());
-    expect(Object.keys(res.body.components.securitySchemes)).toEqual(["ApiKeyAuth", "BearerAuth"]);
+    expect(Object.keys(res.body.components.securitySchemes)).toEqual(["ApiKeyAuth", "BearerAuth", "HostToken"]);
     expect(res.body.components.schemas.Error.properties.code.enum).toContain("invalid_argument");
   });
 

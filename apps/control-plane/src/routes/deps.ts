@@ -1,6 +1,7 @@
 import type { Logger } from "@wrenn/common";
 import type { Database } from "@wrenn/db";
 import type { MiddlewareHandler } from "hono";
+import type { HostTokens } from "../auth/host-tokens.ts";
 import type { Config } from "../config.ts";
 import type { AppEnv } from "../http/context.ts";
 import type { OAuthProvider } from "../oauth/provider.ts";
@@ -8,6 +9,7 @@ import type { OAuthStateSigner } from "../oauth/state.ts";
 import type { ApiKeysService } from "../services/api-keys.ts";
 import type { AuditQueryService } from "../services/audit-query.ts";
 import type { AuthService } from "../services/auth.ts";
+import type { HostsService } from "../services/hosts.ts";
 import type { TeamsService } from "../services/teams.ts";
 import type { UsersService } from "../services/users.ts";
 
@@ -22,7 +24,10 @@ export interface RouteDeps {
     teams: TeamsService;
     users: UsersService;
     audit: AuditQueryService;
+    hosts: HostsService;
   };
+  /** Verifies `X-Host-Token` (host agent JWTs). */
+  hostTokens: HostTokens;
   mw: {
     requireJWT: MiddlewareHandler<AppEnv>;
     requireAPIKeyOrJWT: MiddlewareHandler<AppEnv>;

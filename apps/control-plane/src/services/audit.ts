@@ -1,7 +1,7 @@
 import type { Logger } from "@wrenn/common";
 import { type AuditScope, type AuditStatus, type Database, insertAuditLog } from "@wrenn/db";
 import { formatId } from "../ids.ts";
-import type { Actor } from "./actor.ts";
+import { type Actor, systemActor } from "./actor.ts";
 
 interface Event {
   teamId: string | null;
@@ -185,6 +185,97 @@ export class AuditLogger {
       action: "role_update",
       scope: "admin",
       metadata: { from, to },
+    });
+  }
+
+  /** A host was created (a registration token was issued). */
+  hostCreated(actor: Actor, teamId: string | null, hostId: string, type: string) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "host",
+      resourceId: formatId("host", hostId),
+      action: "create",
+      scope: "admin",
+      metadata: { type },
+    });
+  }
+
+  /** A new registration token was issued for a pending host. */
+  hostTokenRegenerated(actor: Actor, teamId: string | null, hostId: string) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "host",
+      resourceId: formatId("host", hostId),
+      action: "regenerate_token",
+      scope: "admin",
+    });
+  }
+
+  /** A host agent registered with its one-time token. */
+  hostRegistered(actor: Actor, teamId: string | null, hostId: string, address: string) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "host",
+      resourceId: formatId("host", hostId),
+      action: "register",
+      scope: "admin",
+      metadata: { address },
+    });
+  }
+
+  /** A host was deleted (with `force`, its sandboxes were destroyed). */
+  hostDeleted(actor: Actor, teamId: string | null, hostId: string, destroyedSandboxes: number) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "host",
+      resourceId: formatId("host", hostId),
+      action: "delete",
+      scope: "admin",
+      status: "warning",
+      metadata: { destroyed_sandboxes: destroyedSandboxes },
+    });
+  }
+
+  /** A tag was added to or removed from a host. */
+  hostTagChanged(actor: Actor, teamId: string | null, hostId: string, tag: string, added: boolean) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "host",
+      resourceId: formatId("host", hostId),
+      action: added ? "tag_add" : "tag_remove",
+      scope: "admin",
+      metadata: { tag },
+    });
+  }
+
+  /** A host stopped heartbeating (`unreachable`) or came back (`online`). */
+  hostStatusChanged(teamId: string | null, hostId: string, status: string, sandboxes: number) {
+    return this.record(systemActor, {
+      teamId,
+      resourceType: "host",
+      resourceId: formatId("host", hostId),
+      action: status === "online" ? "reconnect" : "unreachable",
+      scope: "admin",
+      status: status === "online" ? "info" : "warning",
+      metadata: { sandboxes },
+    });
+  }
+
+  /** A sandbox lifecycle action (create, pause, resume, destroy, and background state changes). */
+  sandboxAction(
+    actor: Actor,
+    teamId: string,
+    sandboxId: string,
+    action: string,
+    options: { status?: AuditStatus; metadata?: Record<string, unknown> } = {},
+  ) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "sandbox",
+      resourceId: formatId("sandbox", sandboxId),
+      action,
+      scope: "team",
+      ...options,
     });
   }
 }

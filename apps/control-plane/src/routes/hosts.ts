@@ -1,0 +1,322 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { errors } from "@wrenn/common";
+import type { HostWithTags } from "@wrenn/db";
+import type { AppEnv } from "../http/context.ts";
+import { errorResponses, jsonBody, jsonResponse, jwtSecurity } from "../http/openapi.ts";
+import { formatId, parseIdOrInvalid, parseIdOrNotFound } from "../ids.ts";
+import type { RouteDeps } from "./deps.ts";
+
+/** A host on the wire. */
+export const HostSchema = z
+  .object({
+    id: z.string().openapi({ example: "host-…" }),
+    type: z.enum(["regular", "byoc"]),
+    team_id: z.string().nullable(),
+    provider: z.string(),
+    availability_zone: z.string(),
+    arch: z.string(),
+    cpu_count: z.number().int(),
+    memory_mb: z.number().int(),
+    disk_gb: z.number().int(),
+    address: z.string().openapi({ example: "10.0.0.5:5007" }),
+    status: z.enum(["pending", "online", "offline", "unreachable", "draining"]),
+    last_heartbeat_at: z.string().nullable(),
+    tags: z.array(z.string()),
+    created_at: z.string(),
+  })
+  .openapi("Host");
+
+/** The wire form of a host row. */
+export function hostView(h: HostWithTags | (Omit<HostWithTags, "tags"> & { tags?: string[] })) {
+  return {
+    id: formatId("host", h.id),
+    type: h.type,
+    team_id: h.teamId ? formatId("team", h.teamId) : null,
+    provider: h.provider,
+    availability_zone: h.availabilityZone,
+    arch: h.arch,
+    cpu_count: h.cpuCount,
+    memory_mb: h.memoryMb,
+    disk_gb: h.diskGb,
+    address: h.address,
+    status: h.status,
+    last_heartbeat_at: h.lastHeartbeatAt?.toISOString() ?? null,
+    tags: h.tags ?? [],
+    created_at: h.createdAt.toISOString(),
+  };
+}
+
+const TAG = /^[a-zA-Z0-9][a-zA-Z0-9._:-]{0,62}$/;
+const TagSchema = z.string().regex(TAG, "1-63 letters, digits, '.', '_', ':' or '-'");
+// host:port with a DNS name, IPv4 or [IPv6] host.
+const ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})):(\d{1,5})$/;
+const AddressSchema = z
+  .string()
+  .regex(ADDRESS, "must be host:port")
+  .refine((a) => {
+    const port = Number(a.slice(a.lastIndexOf(":") + 1));
+    return port >= 1 && port <= 65535;
+  }, "port must be 1-65535")
+  .openapi({ example: "10.0.0.5:5007" });
+
+const CreateBody = z
+  .strictObject({
+    type: z.enum(["regular", "byoc"]),
+    team_id: z.string().optional().openapi({ description: "BYOC only; defaults to the current team" }),
+    provider: z.string().max(100).optional(),
+    availability_zone: z.string().max(100).optional(),
+  })
+  .openapi("CreateHostRequest");
+
+const WithTokenSchema = z
+  .object({
+    host: HostSchema,
+    registration_token: z
+      .string()
+      .openapi({ description: "One-time, valid 1 hour: `wrenn-agent --register <token> --address ip:port`" }),
+  })
+  .openapi("HostRegistrationToken");
+
+const RegisterBody = z
+  .strictObject({
+    token: z.string().min(1).max(200),
+    address: AddressSchema,
+    arch: z.string().min(1).max(32),
+    cpu_count: z.number().int().min(1).max(4096),
+    memory_mb: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 30),
+    disk_gb: z
+      .number()
+      .int()
+      .min(0)
+      .max(1 << 30),
+  })
+  .openapi("RegisterHostRequest");
+
+const CredentialsSchema = z
+  .object({
+    host: HostSchema,
+    token: z.string().openapi({ description: "Host JWT (7 days), sent as X-Host-Token" }),
+    refresh_token: z.string().openapi({ description: "Refresh token (60 days, single use)" }),
+  })
+  .openapi("HostCredentials");
+
+const IdParam = z.object({ id: z.string().openapi({ example: "host-…" }) });
+const hostSecurity: Record<string, string[]>[] = [{ HostToken: [] }];
+
+/** Host management (users), registration, refresh and heartbeat (host agents). */
+export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): void {
+  const svc = deps.services.hosts;
+  const mw = [deps.mw.requireJWT];
+  const hostId = (wire: string) => parseIdOrNotFound("host", wire, "host");
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "HostToken", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Host-Token",
+  });
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/hosts",
+      tags: ["hosts"],
+      summary:
+        "Add a host; answers a one-time registration token (regular: platform admins; byoc: team owners)",
+      security: jwtSecurity,
+      middleware: mw,
+      request: { body: jsonBody(CreateBody) },
+      responses: {
+        201: jsonResponse(WithTokenSchema, "The pending host"),
+        ...errorResponses(400, 401, 403, 404, 409),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const { host, registrationToken } = await svc.create(c.get("auth"), {
+        type: body.type,
+        ...(body.team_id ? { teamId: parseIdOrInvalid("team", body.team_id, "team_id") } : {}),
+        ...(body.provider !== undefined ? { provider: body.provider } : {}),
+        ...(body.availability_zone !== undefined ? { availabilityZone: body.availability_zone } : {}),
+      });
+      return c.json({ host: hostView(host), registration_token: registrationToken }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/hosts",
+      tags: ["hosts"],
+      summary: "List hosts (platform admins: all; others: the current team's BYOC hosts)",
+      security: jwtSecurity,
+      middleware: mw,
+      responses: {
+        200: jsonResponse(z.object({ hosts: z.array(HostSchema) }), "Hosts"),
+        ...errorResponses(401, 403),
+      },
+    }),
+    async (c) => c.json({ hosts: (await svc.list(c.get("auth"))).map(hostView) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/hosts/register",
+      tags: ["hosts"],
+      summary: "Register a host agent with its one-time token (called by the agent)",
+      request: { body: jsonBody(RegisterBody) },
+      responses: {
+        201: jsonResponse(CredentialsSchema, "Host credentials"),
+        ...errorResponses(400, 401, 409),
+      },
+    }),
+    async (c) => {
+      const b = c.req.valid("json");
+      const creds = await svc.register(b.token, b.address, {
+        arch: b.arch,
+        cpuCount: b.cpu_count,
+        memoryMb: b.memory_mb,
+        diskGb: b.disk_gb,
+      });
+      return c.json(
+        {
+          host: hostView({ ...creds.host, tags: [] }),
+          token: creds.token,
+          refresh_token: creds.refreshToken,
+        },
+        201,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/hosts/refresh",
+      tags: ["hosts"],
+      summary: "Exchange a refresh token for a new host JWT and refresh token (the old one is revoked)",
+      request: { body: jsonBody(z.strictObject({ refresh_token: z.string().min(1).max(200) })) },
+      responses: { 200: jsonResponse(CredentialsSchema, "New credentials"), ...errorResponses(400, 401) },
+    }),
+    async (c) => {
+      const creds = await svc.refresh(c.req.valid("json").refresh_token);
+      return c.json(
+        {
+          host: hostView({ ...creds.host, tags: [] }),
+          token: creds.token,
+          refresh_token: creds.refreshToken,
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/hosts/{id}/heartbeat",
+      tags: ["hosts"],
+      summary: "Heartbeat of a host agent (every 30 s, X-Host-Token)",
+      security: hostSecurity,
+      request: { params: IdParam },
+      responses: { 204: { description: "Recorded" }, ...errorResponses(401, 403, 404) },
+    }),
+    async (c) => {
+      const token = c.req.header("x-host-token");
+      if (!token) throw errors.unauthenticated("X-Host-Token required");
+      const tokenHost = await deps.hostTokens.verify(token);
+      await svc.heartbeat(tokenHost, hostId(c.req.valid("param").id));
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/hosts/{id}",
+      tags: ["hosts"],
+      summary: "One host",
+      security: jwtSecurity,
+      middleware: mw,
+      request: { params: IdParam },
+      responses: { 200: jsonResponse(HostSchema, "The host"), ...errorResponses(401, 403, 404) },
+    }),
+    async (c) => c.json(hostView(await svc.get(c.get("auth"), hostId(c.req.valid("param").id))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/hosts/{id}/token",
+      tags: ["hosts"],
+      summary: "Issue a new registration token for a host that has not registered yet",
+      security: jwtSecurity,
+      middleware: mw,
+      request: { params: IdParam },
+      responses: { 201: jsonResponse(WithTokenSchema, "New token"), ...errorResponses(401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { host, registrationToken } = await svc.regenerateToken(
+        c.get("auth"),
+        hostId(c.req.valid("param").id),
+      );
+      return c.json({ host: hostView(host), registration_token: registrationToken }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/hosts/{id}/tags",
+      tags: ["hosts"],
+      summary: "Add a tag to a host",
+      security: jwtSecurity,
+      middleware: mw,
+      request: { params: IdParam, body: jsonBody(z.strictObject({ tag: TagSchema })) },
+      responses: { 200: jsonResponse(HostSchema, "The host"), ...errorResponses(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const host = await svc.addTag(c.get("auth"), hostId(c.req.valid("param").id), c.req.valid("json").tag);
+      return c.json(hostView(host), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/hosts/{id}/tags/{tag}",
+      tags: ["hosts"],
+      summary: "Remove a tag from a host",
+      security: jwtSecurity,
+      middleware: mw,
+      request: { params: IdParam.extend({ tag: z.string() }) },
+      responses: { 200: jsonResponse(HostSchema, "The host"), ...errorResponses(401, 403, 404) },
+    }),
+    async (c) => {
+      const { id, tag } = c.req.valid("param");
+      return c.json(hostView(await svc.removeTag(c.get("auth"), hostId(id), tag)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/hosts/{id}",
+      tags: ["hosts"],
+      summary: "Delete a host; 409 listing its sandboxes unless ?force=true (which destroys them)",
+      security: jwtSecurity,
+      middleware: mw,
+      request: { params: IdParam, query: z.object({ force: z.enum(["true", "false"]).optional() }) },
+      responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const force = c.req.valid("query").force === "true";
+      await svc.delete(c.get("auth"), hostId(c.req.valid("param").id), force);
+      return c.body(null, 204);
+    },
+  );
+}
