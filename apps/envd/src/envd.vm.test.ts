@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerEnvdSuite } from "./suite.ts";
 import { type BootedGuest, bootGuest } from "./testing/qemu-guest.ts";
-import { collect, type EnvdTarget, envdClients } from "./testing/target.ts";
+import { collect, type EnvdTarget, envdClients, waitFor } from "./testing/target.ts";
 
 /**
  * The envd suite against envd inside a real microVM booted from the guest
@@ -41,28 +41,41 @@ describe("envd in a microVM", () => {
 
   it("boots, answers /health and reports start time and idle RSS", async () => {
     expect((await fetch(`${guest.envdUrl}/health`)).status).toBe(204);
-    const log = await guest.serialLog();
-    expect(log).toContain("envd listening");
+    // /health answers as soon as the port is open; the log line follows once the services loaded.
+    const log = await waitFor(
+      async () => {
+        const text = await guest.serialLog();
+        return text.includes("envd listening") ? text : undefined;
+      },
+      60_000,
+      "envd's start-up log line",
+    );
     const bootEnvd = /"startupMs":(\d+),"readyMs":(\d+)/.exec(log);
-    // A second envd from the same bundle inside the (now idle) guest; it logs, in ms since its
-    // process started, when its port opened (/health answers) and when every service was loaded.
-    const second = await guestShell(
+    // Started again inside the booted guest, best of three each: bare Node (process start to its
+    // first line of user code) and envd (process start to port open, and to every service loaded),
+    // both from Node's own clock. Under emulation on a shared host the absolute values swing with
+    // host load, so the assertion is on what envd adds to Node's own start.
+    const measured = await guestShell(
       [
-        "/usr/local/bin/node /usr/local/lib/envd/envd.mjs --port 49990 --host 127.0.0.1 --no-clock-sync --port-scan-interval-ms 0 >/tmp/envd-second.log 2>&1 &",
-        "pid=$!",
-        "for i in $(seq 300); do grep -q listening /tmp/envd-second.log && break; sleep 0.1; done",
-        "kill $pid; cat /tmp/envd-second.log",
+        "for i in 1 2 3; do /usr/local/bin/node -e 'console.log(\"bare \" + Math.round(performance.now()))'; done",
+        "for i in 1 2 3; do",
+        "  /usr/local/bin/node /usr/local/lib/envd/envd.mjs --port 49990 --host 127.0.0.1 --no-clock-sync --port-scan-interval-ms 0 >/tmp/envd-second.log 2>&1 &",
+        "  pid=$!",
+        "  for j in $(seq 300); do grep -q listening /tmp/envd-second.log && break; sleep 0.1; done",
+        "  kill $pid; wait $pid; cat /tmp/envd-second.log",
+        "done",
       ].join("\n"),
     );
-    const measured = /"startupMs":(\d+),"readyMs":(\d+)/.exec(second.stdout);
-    const startMs = Number(measured?.[1]);
-    const readyMs = Number(measured?.[2]);
+    const bareMs = Math.min(...[...measured.stdout.matchAll(/^bare (\d+)$/gm)].map((m) => Number(m[1])));
+    const runs = [...measured.stdout.matchAll(/"startupMs":(\d+),"readyMs":(\d+)/g)];
+    const startMs = Math.min(...runs.map((m) => Number(m[1])));
+    const readyMs = Math.min(...runs.map((m) => Number(m[2])));
     const idleRss = await target.envdRssKb();
     console.log(
-      `[envd metrics] VM (TCG): QEMU start to envd /health ${guest.bootToHealthMs.toFixed(0)} ms; envd at boot: port open ${bootEnvd?.[1]} ms, ready ${bootEnvd?.[2]} ms; envd started again in the idle guest: port open ${startMs} ms, ready ${readyMs} ms (since its process started); idle RSS ${idleRss} KiB`,
+      `[envd metrics] VM (TCG): QEMU start to envd /health ${guest.bootToHealthMs.toFixed(0)} ms; envd at boot: port open ${bootEnvd?.[1]} ms, ready ${bootEnvd?.[2]} ms; in the booted guest (best of 3, since process start): bare node ${bareMs} ms, envd port open ${startMs} ms, all services ready ${readyMs} ms; idle RSS ${idleRss} KiB`,
     );
-    expect(startMs).toBeGreaterThan(0);
-    expect(startMs).toBeLessThan(1000);
+    expect(runs).toHaveLength(3);
+    expect(startMs - bareMs).toBeLessThan(1000);
     expect(readyMs).toBeGreaterThanOrEqual(startMs);
     expect(idleRss).toBeGreaterThan(0);
   });
