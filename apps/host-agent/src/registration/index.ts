@@ -1,0 +1,72 @@
+import type { Logger } from "@wrenn/common";
+import { errors } from "@wrenn/common";
+import { type Fetch, registerHost } from "./client.ts";
+import { loadCredentials, saveCredentials } from "./credentials.ts";
+import { HostSession } from "./session.ts";
+import { detectHostSpecs } from "./specs.ts";
+
+export {
+  type Fetch,
+  refreshHostCredentials,
+  registerHost,
+  secondsUntilExpiry,
+  sendHeartbeat,
+} from "./client.ts";
+export { type HostCredentials, loadCredentials, saveCredentials } from "./credentials.ts";
+export { type BeatResult, HEARTBEAT_INTERVAL_MS, HostSession, type HostSessionOptions } from "./session.ts";
+export { detectHostSpecs, type HostSpecs } from "./specs.ts";
+
+/** Options of {@link connectToControlPlane}. */
+export interface ConnectOptions {
+  /** Credentials file (default `<dataDir>/host-credentials.json`), written 0600. */
+  credentialsPath: string;
+  /** Data directory whose file system size is reported as the host's disk. */
+  dataDir: string;
+  /** Control plane base URL; required with a registration token. */
+  controlPlaneUrl?: string | undefined;
+  /** One-time token from `POST /v1/hosts` (`--register`); registers and overwrites saved credentials. */
+  registrationToken?: string | undefined;
+  /** `ip:port` the control plane reaches this agent at (`--address`); required with a token. */
+  address?: string | undefined;
+  logger: Logger;
+  /** Called when the control plane refuses this host for good: pause every sandbox. */
+  onRevoked: () => Promise<void>;
+  intervalMs?: number;
+  fetch?: Fetch;
+}
+
+/**
+ * Registers (when given a token) or loads saved credentials, then starts the
+ * heartbeat session. Throws `failed_precondition` when there is neither.
+ */
+export async function connectToControlPlane(options: ConnectOptions): Promise<HostSession> {
+  let credentials = await loadCredentials(options.credentialsPath);
+  if (options.registrationToken) {
+    if (!options.controlPlaneUrl) throw errors.invalidArgument("registering needs the control plane URL");
+    if (!options.address) throw errors.invalidArgument("registering needs --address ip:port");
+    credentials = await registerHost({
+      controlPlaneUrl: options.controlPlaneUrl,
+      registrationToken: options.registrationToken,
+      address: options.address,
+      specs: await detectHostSpecs(options.dataDir),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    await saveCredentials(options.credentialsPath, credentials);
+    options.logger.info({ hostId: credentials.hostId }, "registered with the control plane");
+  }
+  if (!credentials) {
+    throw errors.failedPrecondition(
+      `no host credentials at ${options.credentialsPath}: register with --register <token> --address ip:port`,
+    );
+  }
+  const session = new HostSession({
+    credentials,
+    credentialsPath: options.credentialsPath,
+    logger: options.logger,
+    onRevoked: options.onRevoked,
+    ...(options.intervalMs ? { intervalMs: options.intervalMs } : {}),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  session.start();
+  return session;
+}
