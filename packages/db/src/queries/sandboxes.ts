@@ -168,3 +168,29 @@ export async function findTemplateByName(
     );
   return rows.find((t) => t.teamId === teamId) ?? rows[0];
 }
+
+/**
+ * Moves sandbox `id` to `to` only while it is in one of `from` (so a
+ * background job never overwrites a user's concurrent action); the updated
+ * row, or undefined when the state had changed.
+ */
+export async function transitionSandbox(
+  ex: Executor,
+  id: string,
+  from: SandboxState[],
+  to: SandboxState,
+  at = new Date(),
+): Promise<Sandbox | undefined> {
+  const [row] = await ex
+    .update(sandboxes)
+    .set({ state: to, lastUpdated: at })
+    .where(and(eq(sandboxes.id, id), inArray(sandboxes.state, from)))
+    .returning();
+  return row;
+}
+
+/** Sandboxes by id (any team): the background reconciler's lookup of what an agent reports. */
+export async function getSandboxesByIds(ex: Executor, ids: string[]): Promise<Sandbox[]> {
+  if (ids.length === 0) return [];
+  return ex.select().from(sandboxes).where(inArray(sandboxes.id, ids));
+}
