@@ -33,7 +33,7 @@ export interface ExecResult {
 }
 
 /** An `/init` answer slower than this is repeated so the guest clock does not lag behind. */
-const SLOW_INIT_MS = 200;
+const SLOW_INIT_MS = 1_000;
 
 /** envd answered with an HTTP error status (as opposed to not answering at all). */
 export class EnvdHttpError extends Error {

@@ -98,6 +98,34 @@ describe("HostAgentService over Connect", () => {
     expect(listing.entries.map((e) => e.name)).toContain("hello.txt");
     expect(await codeOf(client.readFile({ sandboxId: id, path: "/tmp/missing" }))).toBe(Code.NotFound);
 
+    const bg = await client.exec({
+      sandboxId: id,
+      command: { cmd: "/bin/sleep", args: ["300"] },
+      background: true,
+      tag: "sleeper",
+    });
+    expect(bg.pid).toBeGreaterThan(0);
+    const procs = await client.listProcesses({ sandboxId: id });
+    expect(procs.processes.find((p) => p.tag === "sleeper")?.pid).toBe(bg.pid);
+    await client.killProcess({ sandboxId: id, process: { selector: { case: "tag", value: "sleeper" } } });
+
+    const output: string[] = [];
+    const kinds: string[] = [];
+    for await (const res of client.ptyAttach({
+      sandboxId: id,
+      tag: "term",
+      cols: 100,
+      rows: 30,
+      command: { cmd: "/bin/sh", args: ["-c", "stty size; echo pty-ok"] },
+    })) {
+      kinds.push(res.event.case ?? "none");
+      if (res.event.case === "output") output.push(Buffer.from(res.event.value).toString());
+    }
+    expect(kinds[0]).toBe("attached");
+    expect(kinds.at(-1)).toBe("exited");
+    expect(output.join("")).toContain("30 100");
+    expect(output.join("")).toContain("pty-ok");
+
     const paused = await client.pauseSandbox({ sandboxId: id });
     expect(paused.snapshotSizeBytes).toBeGreaterThan(0n);
     // Guest operations on a paused sandbox are refused, not hung.

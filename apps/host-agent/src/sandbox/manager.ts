@@ -197,6 +197,8 @@ export class SandboxManager {
         if (diskBytes > snap.meta.diskBytes) await this.growGuestDisk(entry, diskBytes);
         this.o.logger.debug({ sandboxId: id, ms: phases.result() }, "sandbox created");
         entry.record.state = "running";
+        // The inactivity clock starts when the sandbox is usable, not when its creation began.
+        entry.record.lastActiveAt = new Date().toISOString();
         await saveRecord(this.o.layout, entry.record);
         this.o.hooks?.onVmStarted?.(id, entry.vm.pid, join(dir, SANDBOX_FILES.disk));
         return this.view(entry);

@@ -1,6 +1,9 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { createLogger } from "@wrenn/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { diskUsage } from "../storage/disk.ts";
+import { TtlReaper } from "./reaper.ts";
 import { createTestAgent, type TestAgent } from "./testing.ts";
 
 // Real QEMU microVMs (software emulation here): each test keeps at most two VMs alive.
@@ -93,6 +96,53 @@ describe("SandboxManager on QEMU microVMs", () => {
     const guestNow = Number(await sh(id, "date +%s"));
     expect(Math.abs(guestNow - Date.now() / 1000)).toBeLessThan(5);
     await agent.manager.destroy(id);
+  });
+
+  it("grows the disk and the guest file system beyond the template's size", async () => {
+    const id = newId("bigdisk");
+    const sandbox = await agent.manager.create({
+      sandboxId: id,
+      teamId: "team-a",
+      templateId: "minimal",
+      diskSizeMb: 6144,
+    });
+    expect(sandbox.diskSizeMb).toBe(6144);
+    const size = Number(await sh(id, "df -B1M --output=size / | tail -1"));
+    expect(size).toBeGreaterThan(5500);
+    expect(size).toBeLessThanOrEqual(6144);
+    // The host stores only what was written: the overlay is far smaller than its apparent size.
+    const disk = await diskUsage(sandbox.diskPath);
+    expect(disk.apparentBytes).toBe(6144 * 1024 * 1024);
+    expect(disk.allocatedBytes).toBeLessThan(64 * 1024 * 1024);
+    await agent.manager.destroy(id);
+  });
+
+  it("auto-pauses idle sandboxes and destroys one whose pause fails", async () => {
+    const reaper = new TtlReaper(agent.manager, createLogger("reaper-test", "silent"));
+    const idle = newId("idle");
+    await agent.manager.create({ sandboxId: idle, teamId: "team-a", templateId: "minimal", timeoutSec: 1 });
+    expect((await reaper.sweep()).paused).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(await reaper.sweep()).toEqual({ paused: [idle], destroyed: [] });
+    expect(agent.manager.list().autoPausedIds).toEqual([idle]);
+    // The TTL survives: resume sets it again and activity postpones the pause.
+    await agent.manager.resume(idle, 1);
+    expect(agent.manager.list().autoPausedIds).toEqual([]);
+    await agent.manager.destroy(idle);
+
+    const broken = newId("broken");
+    const view = await agent.manager.create({
+      sandboxId: broken,
+      teamId: "team-a",
+      templateId: "minimal",
+      timeoutSec: 1,
+    });
+    if (!view.pid) throw new Error("no VM pid");
+    process.kill(view.pid, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(await reaper.sweep()).toEqual({ paused: [], destroyed: [broken] });
+    expect(() => agent.manager.get(broken)).toThrow(/not found/);
+    await expect(stat(join(agent.dataDir, "sandboxes", broken))).rejects.toThrow();
   });
 
   it("rejects bad input with clear errors and changes nothing", async () => {
