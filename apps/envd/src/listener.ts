@@ -1,5 +1,5 @@
 import { createServer as createHttp1Server } from "node:http";
-import { createServer as createHttp2Server } from "node:http2";
+import type { Http2Server } from "node:http2";
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from "node:net";
 import { Duplex } from "node:stream";
 import type { HttpRequest, HttpResponse } from "./http/respond.ts";
@@ -85,7 +85,12 @@ export async function openListener(
     );
   };
   const http1 = createHttp1Server({ keepAliveTimeout: 65_000, requestTimeout: 0 }, handle);
-  const http2 = createHttp2Server({}, handle);
+  // node:http2 loads on the first h2c connection: most clients (and /health probes) speak HTTP/1.1.
+  let http2: Promise<Http2Server> | undefined;
+  const http2Server = () => {
+    http2 ??= import("node:http2").then(({ createServer }) => createServer({}, handle));
+    return http2;
+  };
   const sockets = new Set<Socket>();
   const tcp: TcpServer = createTcpServer({ noDelay: true, keepAlive: true }, (socket) => {
     sockets.add(socket);
@@ -99,7 +104,8 @@ export async function openListener(
       if (isHttp2 && head.length < HTTP2_PREFACE.length) return;
       socket.off("data", sniff);
       if (isHttp2) {
-        http2.emit("connection", replayingDuplex(socket, head));
+        const duplex = replayingDuplex(socket, head);
+        void http2Server().then((server) => server.emit("connection", duplex));
         return;
       }
       socket.pause();
@@ -124,7 +130,7 @@ export async function openListener(
         for (const socket of sockets) socket.destroy();
       });
       http1.close();
-      http2.close();
+      (await http2)?.close();
     },
   };
 }

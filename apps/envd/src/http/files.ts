@@ -131,7 +131,7 @@ class FileSink implements PartSink {
   ) {}
 
   static async open(path: string, user: UserAccount): Promise<FileSink> {
-    const stream = createWriteStream(path, { mode: 0o644 });
+    const stream = createWriteStream(path, { mode: 0o644, highWaterMark: 1024 * 1024 });
     const failure = new Promise<never>((_, reject) => stream.once("error", reject));
     failure.catch(() => undefined);
     await Promise.race([new Promise((resolve) => stream.once("open", resolve)), failure]);
