@@ -8,6 +8,7 @@ import { SessionTokens } from "./auth/jwt.ts";
 import { RateLimiter } from "./auth/rate-limit.ts";
 import type { Config } from "./config.ts";
 import { HostClientPool } from "./hosts/pool.ts";
+import { LeastLoadedScheduler, type Scheduler } from "./hosts/scheduler.ts";
 import { mountDocs } from "./http/docs.ts";
 import { errorResponse } from "./http/errors.ts";
 import { authMiddlewares, requestContext } from "./http/middleware.ts";
@@ -23,6 +24,7 @@ import type { RouteDeps } from "./routes/deps.ts";
 import { registerHostRoutes } from "./routes/hosts.ts";
 import { registerMeRoutes } from "./routes/me.ts";
 import { registerOAuthRoutes } from "./routes/oauth.ts";
+import { registerSandboxRoutes } from "./routes/sandboxes.ts";
 import { registerTeamRoutes } from "./routes/teams.ts";
 import { registerUserRoutes } from "./routes/users.ts";
 import { ApiKeysService } from "./services/api-keys.ts";
@@ -30,6 +32,7 @@ import { AuditLogger } from "./services/audit.ts";
 import { AuditQueryService } from "./services/audit-query.ts";
 import { AuthService } from "./services/auth.ts";
 import { HostsService } from "./services/hosts.ts";
+import { SandboxesService } from "./services/sandboxes.ts";
 import { type TeamDeletionHook, TeamsService } from "./services/teams.ts";
 import { UsersService } from "./services/users.ts";
 
@@ -47,6 +50,8 @@ export interface AppDeps {
   teamDeletionHooks?: TeamDeletionHook[];
   /** Connect clients of host agents (shared with the host monitor); default: a new pool. */
   hostPool?: HostClientPool;
+  /** Host placement strategy for new sandboxes; default least-loaded. */
+  scheduler?: Scheduler;
 }
 
 /** The OpenAPI document's fixed fields. */
@@ -68,6 +73,18 @@ export function createApp(deps: AppDeps) {
   const limiter = new RateLimiter(redis, config.rateLimit.windowSec);
   const hostTokens = new HostTokens(config.jwtSecret);
   const hostPool = deps.hostPool ?? new HostClientPool();
+  const sandboxes = new SandboxesService({
+    db,
+    pool: hostPool,
+    scheduler: deps.scheduler ?? new LeastLoadedScheduler(),
+    audit,
+    log,
+  });
+  // A deleted team's sandboxes are destroyed first, so nothing keeps running unowned.
+  const teamDeletionHooks = [
+    ...(deps.teamDeletionHooks ?? []),
+    (teamId: string) => sandboxes.destroyAllOfTeam(teamId),
+  ];
   const routeDeps: RouteDeps = {
     config,
     db,
@@ -75,10 +92,11 @@ export function createApp(deps: AppDeps) {
     services: {
       auth: new AuthService(db, tokens, audit, limiter, config.rateLimit),
       apiKeys: new ApiKeysService(db, audit),
-      teams: new TeamsService(db, audit, deps.teamDeletionHooks),
+      teams: new TeamsService(db, audit, teamDeletionHooks),
       users: new UsersService(db),
       audit: new AuditQueryService(db),
       hosts: new HostsService({ db, redis, tokens: hostTokens, audit, pool: hostPool, log }),
+      sandboxes,
     },
     hostTokens,
     mw: authMiddlewares({ db, tokens }),
@@ -131,6 +149,7 @@ export function createApp(deps: AppDeps) {
   registerAuditRoutes(app, routeDeps);
   registerAdminRoutes(app, routeDeps);
   registerHostRoutes(app, routeDeps);
+  registerSandboxRoutes(app, routeDeps);
 
   app.doc31("/openapi.json", openApiInfo);
   let yamlDoc: string | undefined;

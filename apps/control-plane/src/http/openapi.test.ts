@@ -43,6 +43,14 @@ const expectedRoutes = [
   "post /v1/hosts/{id}/tags",
   "delete /v1/hosts/{id}/tags/{tag}",
   "delete /v1/hosts/{id}",
+  "post /v1/sandboxes",
+  "get /v1/sandboxes",
+  "get /v1/sandboxes/{id}",
+  "delete /v1/sandboxes/{id}",
+  "post /v1/sandboxes/{id}/exec",
+  "post /v1/sandboxes/{id}/pause",
+  "post /v1/sandboxes/{id}/resume",
+  "post /v1/sandboxes/{id}/ping",
 ];
 
 describe("OpenAPI", () => {
@@ -63,7 +71,11 @@ describe("OpenAPI", () => {
       }
     }
     expect(ops.sort()).toEqual([...expectedRoutes].sort());
-    expect(Object.keys(res.body.components.securitySchemes)).toEqual(["ApiKeyAuth", "BearerAuth", "HostToken"]);
+    expect(Object.keys(res.body.components.securitySchemes)).toEqual([
+      "ApiKeyAuth",
+      "BearerAuth",
+      "HostToken",
+    ]);
     expect(res.body.components.schemas.Error.properties.code.enum).toContain("invalid_argument");
   });
 

@@ -10,6 +10,7 @@ import type { ApiKeysService } from "../services/api-keys.ts";
 import type { AuditQueryService } from "../services/audit-query.ts";
 import type { AuthService } from "../services/auth.ts";
 import type { HostsService } from "../services/hosts.ts";
+import type { SandboxesService } from "../services/sandboxes.ts";
 import type { TeamsService } from "../services/teams.ts";
 import type { UsersService } from "../services/users.ts";
 
@@ -25,6 +26,7 @@ export interface RouteDeps {
     users: UsersService;
     audit: AuditQueryService;
     hosts: HostsService;
+    sandboxes: SandboxesService;
   };
   /** Verifies `X-Host-Token` (host agent JWTs). */
   hostTokens: HostTokens;

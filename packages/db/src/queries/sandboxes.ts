@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, or, type SQL, sql } from "drizzle-orm";
 import type { Executor } from "../client.ts";
 import { PLATFORM_TEAM_ID, type SandboxState, sandboxes, templates } from "../schema.ts";
 
@@ -63,8 +63,8 @@ export interface SandboxListQuery {
   states?: SandboxState[];
   /** Every pair must match exactly. */
   metadata?: Record<string, string>;
-  /** Rows strictly after this position in (created_at desc, id desc) order. */
-  after?: { createdAt: Date; id: string };
+  /** Rows strictly after this sandbox in (created_at desc, id desc) order (keyset pagination). */
+  afterId?: string;
   limit: number;
 }
 
@@ -75,12 +75,10 @@ export async function listSandboxes(ex: Executor, q: SandboxListQuery): Promise<
   if (q.metadata && Object.keys(q.metadata).length) {
     conds.push(sql`${sandboxes.metadata} @> ${JSON.stringify(q.metadata)}::jsonb`);
   }
-  if (q.after) {
+  if (q.afterId) {
+    // Compared in SQL so the microsecond timestamps never pass through a millisecond JS Date.
     conds.push(
-      or(
-        lt(sandboxes.createdAt, q.after.createdAt),
-        and(eq(sandboxes.createdAt, q.after.createdAt), lt(sandboxes.id, q.after.id)),
-      ),
+      sql`(${sandboxes.createdAt}, ${sandboxes.id}) < (SELECT s.created_at, s.id FROM sandboxes s WHERE s.id = ${q.afterId} AND s.team_id = ${q.teamId})`,
     );
   }
   return ex

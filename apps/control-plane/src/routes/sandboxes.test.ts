@@ -1,0 +1,195 @@
+import { freePort } from "@wrenn/db";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
+
+// REST behaviour that needs no VM: validation, team scoping, listing, and the
+// errors when no host (or no reachable agent) can run the sandbox. The
+// lifecycle on a real agent and microVM is sandboxes.vm.test.ts.
+let t: TestApp;
+let adminToken: string;
+beforeAll(async () => {
+  t = await createTestApp();
+  const admin = await signupUser(t.app, "Admin");
+  await t.db.pool.query("UPDATE users SET is_admin = true WHERE id = $1", [admin.user.id.slice(4)]);
+  adminToken = admin.token;
+});
+afterAll(async () => {
+  await t?.cleanup();
+});
+
+async function insertSandbox(
+  teamWire: string,
+  over: { state?: string; metadata?: Record<string, string> } = {},
+) {
+  const r = await t.db.pool.query(
+    "INSERT INTO sandboxes (team_id, state, metadata) VALUES ($1, $2, $3) RETURNING id",
+    [teamWire.slice(5), over.state ?? "running", JSON.stringify(over.metadata ?? {})],
+  );
+  return `sb-${r.rows[0].id}`;
+}
+
+describe("sandbox creation errors", () => {
+  it("answers 503 with a clear message when no host is online", async () => {
+    const u = await signupUser(t.app);
+    const res = await call(t.app, "POST", "/v1/sandboxes", { token: u.token, body: {} });
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ code: "unavailable", message: expect.stringMatching(/no online host/) });
+  });
+
+  it("validates the template name, sizes and maps, naming the limits", async () => {
+    const u = await signupUser(t.app);
+    const bad = async (body: Record<string, unknown>) => {
+      const res = await call(t.app, "POST", "/v1/sandboxes", { token: u.token, body });
+      return res;
+    };
+    const traversal = await bad({ template: "../etc" });
+    expect(traversal.status).toBe(400);
+    expect(traversal.body.message).toMatch(/template/);
+    const unknown = await bad({ template: "no-such-template" });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.message).toMatch(/no-such-template/);
+    const cpus = await bad({ vcpus: 512 });
+    expect(cpus.status).toBe(400);
+    expect(cpus.body.message).toBe("vcpus must be an integer from 1 to 8");
+    const mem = await bad({ memory_mb: 1_000_000 });
+    expect(mem.body.message).toBe("memory_mb must be an integer from 128 to 16384");
+    expect((await bad({ disk_size_mb: 1 })).body.message).toMatch(/disk_size_mb must be an integer from 512/);
+    expect((await bad({ timeout_sec: -1 })).status).toBe(400);
+    expect((await bad({ metadata: { k: 1 } })).status).toBe(400);
+    expect((await bad({ extra: true })).status).toBe(400);
+  });
+
+  it("answers 503 unavailable when the chosen host's agent does not answer, leaving the sandbox in error", async () => {
+    const created = await call(t.app, "POST", "/v1/hosts", { token: adminToken, body: { type: "regular" } });
+    const port = await freePort(); // nothing listens here
+    const reg = await call(t.app, "POST", "/v1/hosts/register", {
+      body: {
+        token: created.body.registration_token,
+        address: `127.0.0.1:${port}`,
+        arch: "x86_64",
+        cpu_count: 2,
+        memory_mb: 4096,
+        disk_gb: 10,
+      },
+    });
+    expect(reg.status).toBe(201);
+    try {
+      const u = await signupUser(t.app);
+      const res = await call(t.app, "POST", "/v1/sandboxes", { token: u.token, body: { timeout_sec: 0 } });
+      expect(res.status).toBe(503);
+      expect(res.body.code).toBe("unavailable");
+      expect(res.body.message).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
+      const list = await call(t.app, "GET", "/v1/sandboxes", { token: u.token });
+      expect(list.body.sandboxes).toHaveLength(1);
+      expect(list.body.sandboxes[0]).toMatchObject({
+        state: "error",
+        template: "minimal",
+        host_id: reg.body.host.id,
+      });
+    } finally {
+      await call(t.app, "DELETE", `/v1/hosts/${reg.body.host.id}?force=true`, { token: adminToken });
+    }
+  });
+});
+
+describe("sandbox reads", () => {
+  it("scopes every route to the caller's team (404 otherwise), by API key or session", async () => {
+    const owner = await signupUser(t.app);
+    const other = await signupUser(t.app);
+    const id = await insertSandbox(owner.team.id);
+    const key = await call(t.app, "POST", "/v1/api-keys", { token: owner.token, body: { name: "ci" } });
+    const viaKey = await call(t.app, "GET", `/v1/sandboxes/${id}`, { apiKey: key.body.key });
+    expect(viaKey.status).toBe(200);
+    expect(viaKey.body).toMatchObject({
+      id,
+      state: "running",
+      template: "minimal",
+      host_id: null,
+      vcpus: 1,
+      memory_mb: 512,
+      disk_size_mb: 5120,
+      metadata: {},
+    });
+    expect(viaKey.body.id).toMatch(/^sb-[0-9a-f-]{36}$/);
+    for (const [method, path] of [
+      ["GET", `/v1/sandboxes/${id}`],
+      ["DELETE", `/v1/sandboxes/${id}`],
+      ["POST", `/v1/sandboxes/${id}/pause`],
+      ["POST", `/v1/sandboxes/${id}/ping`],
+    ] as const) {
+      expect((await call(t.app, method, path, { token: other.token })).status, `${method} ${path}`).toBe(404);
+    }
+    const exec = await call(t.app, "POST", `/v1/sandboxes/${id}/exec`, {
+      token: other.token,
+      body: { cmd: "id" },
+    });
+    expect(exec.status).toBe(404);
+    expect((await call(t.app, "GET", "/v1/sandboxes/sb-nonsense", { token: owner.token })).status).toBe(404);
+    expect((await call(t.app, "GET", "/v1/sandboxes", { token: other.token })).body.sandboxes).toEqual([]);
+  });
+
+  it("filters by state and metadata and pages with a cursor, newest first", async () => {
+    const u = await signupUser(t.app);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(
+        await insertSandbox(u.team.id, {
+          state: i % 2 ? "paused" : "running",
+          metadata: { n: String(i), env: "ci" },
+        }),
+      );
+    }
+    const newestFirst = [...ids].reverse();
+    const page1 = await call(t.app, "GET", "/v1/sandboxes?limit=2", { token: u.token });
+    expect(page1.body.sandboxes.map((s: { id: string }) => s.id)).toEqual(newestFirst.slice(0, 2));
+    const page2 = await call(t.app, "GET", `/v1/sandboxes?limit=2&cursor=${page1.body.next_cursor}`, {
+      token: u.token,
+    });
+    expect(page2.body.sandboxes.map((s: { id: string }) => s.id)).toEqual(newestFirst.slice(2, 4));
+    const page3 = await call(t.app, "GET", `/v1/sandboxes?limit=2&cursor=${page2.body.next_cursor}`, {
+      token: u.token,
+    });
+    expect(page3.body.sandboxes.map((s: { id: string }) => s.id)).toEqual(newestFirst.slice(4));
+    expect(page3.body.next_cursor).toBeNull();
+
+    const paused = await call(t.app, "GET", "/v1/sandboxes?state=paused", { token: u.token });
+    expect(paused.body.sandboxes.map((s: { id: string }) => s.id)).toEqual([ids[3], ids[1]]);
+    const meta = encodeURIComponent("n=2&env=ci");
+    const byMeta = await call(t.app, "GET", `/v1/sandboxes?metadata=${meta}`, { token: u.token });
+    expect(byMeta.body.sandboxes.map((s: { id: string }) => s.id)).toEqual([ids[2]]);
+    expect((await call(t.app, "GET", "/v1/sandboxes?state=bogus", { token: u.token })).status).toBe(400);
+    expect((await call(t.app, "GET", "/v1/sandboxes?cursor=sb-x", { token: u.token })).status).toBe(400);
+    const foreign = await insertSandbox((await signupUser(t.app)).team.id);
+    expect((await call(t.app, "GET", `/v1/sandboxes?cursor=${foreign}`, { token: u.token })).status).toBe(
+      400,
+    );
+  });
+
+  it("refuses lifecycle actions in the wrong state with 409", async () => {
+    const u = await signupUser(t.app);
+    const paused = await insertSandbox(u.team.id, { state: "paused" });
+    const running = await insertSandbox(u.team.id, { state: "running" });
+    expect((await call(t.app, "POST", `/v1/sandboxes/${paused}/pause`, { token: u.token })).status).toBe(409);
+    expect((await call(t.app, "POST", `/v1/sandboxes/${running}/resume`, { token: u.token })).status).toBe(
+      409,
+    );
+    const exec = await call(t.app, "POST", `/v1/sandboxes/${paused}/exec`, {
+      token: u.token,
+      body: { cmd: "true" },
+    });
+    expect(exec.status).toBe(409);
+    expect(exec.body.message).toBe("cannot run commands in a sandbox that is paused");
+    // Its host is gone (no host_id): the agent cannot be asked.
+    expect((await call(t.app, "POST", `/v1/sandboxes/${running}/ping`, { token: u.token })).status).toBe(503);
+  });
+
+  it("destroys a team's sandboxes when the team is deleted", async () => {
+    const u = await signupUser(t.app);
+    const team = await call(t.app, "POST", "/v1/teams", { token: u.token, body: { name: "Doomed" } });
+    const id = await insertSandbox(team.body.id, { state: "paused" });
+    const del = await call(t.app, "DELETE", `/v1/teams/${team.body.id}`, { token: u.token });
+    expect(del.status).toBe(204);
+    const row = await t.db.pool.query("SELECT state FROM sandboxes WHERE id = $1", [id.slice(3)]);
+    expect(row.rows[0].state).toBe("stopped");
+  });
+});

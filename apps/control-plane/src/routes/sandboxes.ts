@@ -1,0 +1,267 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { errors } from "@wrenn/common";
+import type { Sandbox, SandboxState } from "@wrenn/db";
+import type { AppEnv } from "../http/context.ts";
+import { errorResponses, jsonBody, jsonResponse, keyOrJwtSecurity } from "../http/openapi.ts";
+import { formatId, parseIdOrInvalid, parseIdOrNotFound } from "../ids.ts";
+import type { RouteDeps } from "./deps.ts";
+
+const states = ["pending", "starting", "running", "paused", "stopped", "missing", "error"] as const;
+
+/** A sandbox on the wire. */
+export const SandboxSchema = z
+  .object({
+    id: z.string().openapi({ example: "sb-5d2e…", description: "DNS-label-safe" }),
+    state: z.enum(states),
+    template: z.string().openapi({ example: "minimal" }),
+    host_id: z.string().nullable(),
+    vcpus: z.number().int(),
+    memory_mb: z.number().int(),
+    disk_size_mb: z.number().int(),
+    timeout_sec: z
+      .number()
+      .int()
+      .openapi({ description: "Inactivity auto-pause after this many seconds; 0 = never" }),
+    metadata: z.record(z.string(), z.string()),
+    created_at: z.string(),
+    last_active_at: z.string().nullable(),
+  })
+  .openapi("Sandbox");
+
+/** The wire form of a sandbox row. */
+export function sandboxView(s: Sandbox): z.infer<typeof SandboxSchema> {
+  return {
+    id: formatId("sandbox", s.id),
+    state: s.state,
+    template: s.template,
+    host_id: s.hostId ? formatId("host", s.hostId) : null,
+    vcpus: s.vcpus,
+    memory_mb: s.memoryMb,
+    disk_size_mb: s.diskSizeMb,
+    timeout_sec: s.timeoutSec,
+    metadata: s.metadata,
+    created_at: s.createdAt.toISOString(),
+    last_active_at: s.lastActiveAt?.toISOString() ?? null,
+  };
+}
+
+const StringMap = (maxKeys: number, what: string) =>
+  z
+    .record(z.string().min(1).max(128), z.string().max(4096))
+    .refine((m) => Object.keys(m).length <= maxKeys, `at most ${maxKeys} ${what}`);
+
+const CreateBody = z
+  .strictObject({
+    template: z.string().optional().openapi({ example: "minimal" }),
+    vcpus: z.number().int().optional(),
+    memory_mb: z.number().int().optional(),
+    disk_size_mb: z.number().int().optional(),
+    timeout_sec: z.number().int().optional(),
+    metadata: StringMap(64, "metadata entries").optional(),
+    envs: StringMap(256, "environment variables").optional(),
+  })
+  .openapi("CreateSandboxRequest");
+
+const CreatedSchema = SandboxSchema.extend({
+  envd_access_token: z.string().openapi({ description: "X-Access-Token for envd; shown only here" }),
+}).openapi("CreatedSandbox");
+
+const ExecBody = z
+  .strictObject({
+    cmd: z.string().min(1).max(100_000),
+    args: z.array(z.string().max(100_000)).max(1000).optional(),
+    envs: StringMap(256, "environment variables").optional(),
+    cwd: z.string().max(4096).optional(),
+    timeout_sec: z.number().int().optional(),
+  })
+  .openapi("ExecRequest");
+
+const ExecResultSchema = z
+  .object({
+    exit_code: z.number().int().nullable().openapi({ description: "Null when killed by the timeout" }),
+    stdout: z.string(),
+    stderr: z.string(),
+    timed_out: z.boolean(),
+  })
+  .openapi("ExecResult");
+
+const ListQuery = z.object({
+  state: z.string().optional().openapi({ description: "Comma-separated states, e.g. running,paused" }),
+  metadata: z.string().optional().openapi({ description: "URL-encoded key=value pairs, all must match" }),
+  cursor: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(100).optional(),
+});
+
+const IdParam = z.object({ id: z.string().openapi({ example: "sb-…" }) });
+
+function parseStates(value: string | undefined): SandboxState[] | undefined {
+  if (!value) return undefined;
+  const out = value.split(",").map((s) => s.trim());
+  for (const s of out) {
+    if (!(states as readonly string[]).includes(s)) {
+      throw errors.invalidArgument(`state: unknown state ${s}; use ${states.join(", ")}`);
+    }
+  }
+  return out as SandboxState[];
+}
+
+function parseMetadata(value: string | undefined): Record<string, string> | undefined {
+  if (!value) return undefined;
+  return Object.fromEntries(new URLSearchParams(value));
+}
+
+/** `/v1/sandboxes`: create, list, get, delete, exec, pause, resume, ping (API key or user session). */
+export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): void {
+  const svc = deps.services.sandboxes;
+  const mw = [deps.mw.requireAPIKeyOrJWT];
+  const sandboxId = (wire: string) => parseIdOrNotFound("sandbox", wire, "sandbox");
+  const action = (path: string, summary: string) =>
+    createRoute({
+      method: "post",
+      path: `/v1/sandboxes/{id}/${path}`,
+      tags: ["sandboxes"],
+      summary,
+      security: keyOrJwtSecurity,
+      middleware: mw,
+      request: { params: IdParam },
+      responses: {
+        200: jsonResponse(SandboxSchema, "The sandbox"),
+        ...errorResponses(401, 403, 404, 409, 503),
+      },
+    });
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/sandboxes",
+      tags: ["sandboxes"],
+      summary: "Create a sandbox from a template on an online host",
+      security: keyOrJwtSecurity,
+      middleware: mw,
+      request: { body: jsonBody(CreateBody) },
+      responses: {
+        201: jsonResponse(CreatedSchema, "The running sandbox"),
+        ...errorResponses(400, 401, 403, 404, 409, 503),
+      },
+    }),
+    async (c) => {
+      const b = c.req.valid("json");
+      const { sandbox, envdAccessToken } = await svc.create(c.get("auth"), {
+        template: b.template,
+        vcpus: b.vcpus,
+        memoryMb: b.memory_mb,
+        diskSizeMb: b.disk_size_mb,
+        timeoutSec: b.timeout_sec,
+        metadata: b.metadata,
+        envs: b.envs,
+      });
+      return c.json({ ...sandboxView(sandbox), envd_access_token: envdAccessToken }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/sandboxes",
+      tags: ["sandboxes"],
+      summary: "List the team's sandboxes, newest first (state and metadata filters, cursor pagination)",
+      security: keyOrJwtSecurity,
+      middleware: mw,
+      request: { query: ListQuery },
+      responses: {
+        200: jsonResponse(
+          z.object({ sandboxes: z.array(SandboxSchema), next_cursor: z.string().nullable() }),
+          "One page",
+        ),
+        ...errorResponses(400, 401, 403),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const page = await svc.list(c.get("auth"), {
+        states: parseStates(q.state),
+        metadata: parseMetadata(q.metadata),
+        cursor: q.cursor ? parseIdOrInvalid("sandbox", q.cursor, "cursor") : undefined,
+        limit: q.limit ?? 50,
+      });
+      return c.json(
+        {
+          sandboxes: page.sandboxes.map(sandboxView),
+          next_cursor: page.nextCursor ? formatId("sandbox", page.nextCursor) : null,
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/sandboxes/{id}",
+      tags: ["sandboxes"],
+      summary: "One sandbox",
+      security: keyOrJwtSecurity,
+      middleware: mw,
+      request: { params: IdParam },
+      responses: { 200: jsonResponse(SandboxSchema, "The sandbox"), ...errorResponses(401, 403, 404) },
+    }),
+    async (c) => c.json(sandboxView(await svc.get(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/sandboxes/{id}",
+      tags: ["sandboxes"],
+      summary: "Destroy a sandbox (its VM and files on the host)",
+      security: keyOrJwtSecurity,
+      middleware: mw,
+      request: { params: IdParam },
+      responses: { 204: { description: "Destroyed" }, ...errorResponses(401, 403, 404, 503) },
+    }),
+    async (c) => {
+      await svc.destroy(c.get("auth"), sandboxId(c.req.valid("param").id));
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/sandboxes/{id}/exec",
+      tags: ["sandboxes"],
+      summary: "Run a command to completion (cmd under /bin/bash -l -c when args is absent)",
+      security: keyOrJwtSecurity,
+      middleware: mw,
+      request: { params: IdParam, body: jsonBody(ExecBody) },
+      responses: {
+        200: jsonResponse(ExecResultSchema, "Exit code and output"),
+        ...errorResponses(400, 401, 403, 404, 409, 503),
+      },
+    }),
+    async (c) => {
+      const b = c.req.valid("json");
+      const r = await svc.exec(c.get("auth"), sandboxId(c.req.valid("param").id), {
+        cmd: b.cmd,
+        args: b.args,
+        envs: b.envs,
+        cwd: b.cwd,
+        timeoutSec: b.timeout_sec,
+      });
+      return c.json(
+        { exit_code: r.exitCode, stdout: r.stdout, stderr: r.stderr, timed_out: r.timedOut },
+        200,
+      );
+    },
+  );
+
+  app.openapi(action("pause", "Pause a running sandbox (memory and disk kept, no RAM held)"), async (c) =>
+    c.json(sandboxView(await svc.pause(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
+  );
+  app.openapi(action("resume", "Resume a paused sandbox"), async (c) =>
+    c.json(sandboxView(await svc.resume(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
+  );
+  app.openapi(action("ping", "Mark a sandbox active (postpones its auto-pause)"), async (c) =>
+    c.json(sandboxView(await svc.ping(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
+  );
+}
