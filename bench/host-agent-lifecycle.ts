@@ -95,7 +95,8 @@ try {
   }
   await client.destroySandbox({ sandboxId: "cycle" });
 
-  console.log(`\nhost-agent lifecycle (${agent.config.network} networking, accel ${agent.config.accel})`);
+  const fp = await driver.fingerprint();
+  console.log(`\nhost-agent lifecycle (${agent.config.network} networking, ${fp.accel}, ${fp.version})`);
   const c = report("create from template (RPC until envd answers)", create);
   const b = report("cold boot (QEMU start until envd answers)", cold);
   report("pause (512 MB guest, 64 MB of it dirty)", pause);

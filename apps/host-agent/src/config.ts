@@ -73,7 +73,7 @@ export function loadConfig(
     imageDataDir: env.WRENN_DATA_DIR || dataDir,
     accel: parseAccelSetting(env.WRENN_ACCEL),
     qemuBinary: env.WRENN_QEMU || "qemu-system-x86_64",
-    tcgTbSizeMb: intSetting(env.WRENN_TCG_TB_MB, 128, "WRENN_TCG_TB_MB"),
+    tcgTbSizeMb: intSetting(env.WRENN_TCG_TB_MB, 64, "WRENN_TCG_TB_MB"),
     network,
     templateVcpus: intSetting(env.WRENN_TEMPLATE_VCPUS, 1, "WRENN_TEMPLATE_VCPUS"),
     templateMemoryMb: intSetting(env.WRENN_TEMPLATE_MEMORY_MB, 512, "WRENN_TEMPLATE_MEMORY_MB"),

@@ -53,7 +53,7 @@ export class QemuMicrovmDriver implements Vmm {
   constructor(private readonly options: QemuDriverOptions) {
     this.qemuBinary = options.qemuBinary ?? "qemu-system-x86_64";
     this.accelSetting = options.accel ?? "auto";
-    this.tbSizeMb = options.tcgTbSizeMb ?? 128;
+    this.tbSizeMb = options.tcgTbSizeMb ?? 64;
   }
 
   /** The accelerator in use (probed once). */
