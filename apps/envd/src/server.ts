@@ -1,6 +1,6 @@
 import type { Logger } from "@wrenn/common";
 import type { EnvdConfig, EnvdContext } from "./context.ts";
-import { openListener } from "./listener.ts";
+import { openListener, type RequestHandler } from "./listener.ts";
 import type { PortForwarder } from "./portforward.ts";
 import type { ProcessManager } from "./process/manager.ts";
 
@@ -39,12 +39,14 @@ export function defaultConfig(): EnvdConfig {
  */
 export async function startEnvd(overrides: Partial<EnvdConfig> = {}, logger?: Logger): Promise<EnvdServer> {
   const config = { ...defaultConfig(), ...overrides };
+  // The services' chunk is imported only once the port is open, so parsing it cannot delay the listen.
+  let provideHandler: (handler: Promise<RequestHandler>) => void = () => undefined;
+  const handler = new Promise<RequestHandler>((resolve) => {
+    provideHandler = resolve;
+  });
+  const listener = await openListener(config.port, config.host, handler);
   const app = import("./app.ts").then(({ createApp }) => createApp(config, logger));
-  const listener = await openListener(
-    config.port,
-    config.host,
-    app.then((loaded) => loaded.handle),
-  );
+  provideHandler(app.then((loaded) => loaded.handle));
   const loaded = await app.catch(async (err) => {
     await listener.close();
     throw err;
