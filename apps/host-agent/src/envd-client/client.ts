@@ -131,7 +131,7 @@ export class EnvdClient {
       if (!isAlive()) throw new Error("VM exited before envd answered");
       try {
         const sent = Date.now();
-        await this.init(init, Math.max(1_000, Math.min(10_000, deadline - Date.now())));
+        await this.init(init, Math.max(1_000, Math.min(30_000, deadline - Date.now())));
         // envd sets its clock to the timestamp we sent; a slow first answer (the guest
         // was still warming up) means the clock lags by that delay, so send it once more.
         if (Date.now() - sent > SLOW_INIT_MS) await this.init(init, 10_000);

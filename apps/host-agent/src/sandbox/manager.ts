@@ -35,7 +35,7 @@ export const DEFAULT_LIMITS: SandboxLimits = {
   maxDiskSizeMb: 256 * 1024,
   maxVcpus: 64,
   maxMemoryMb: 256 * 1024,
-  envdTimeoutMs: 30_000,
+  envdTimeoutMs: 60_000,
 };
 
 /** Callbacks into the parts that live beside the manager (port proxy, metrics). */

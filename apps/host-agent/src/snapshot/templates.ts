@@ -87,8 +87,9 @@ async function openGeneration(dir: string): Promise<TemplateSnapshot | undefined
  * Leaves no identity, token or env var behind.
  */
 async function warmUp(envd: EnvdClient): Promise<void> {
-  await envd.init({ sandboxId: "", templateId: "", envVars: {} });
-  await envd.exec({ cmd: "/bin/true" }, 60_000);
+  // Generous limits: this is the guest's very first run of these paths, on a possibly busy host.
+  await envd.init({ sandboxId: "", templateId: "", envVars: {} }, 120_000);
+  await envd.exec({ cmd: "/bin/true" }, 120_000);
   await envd.filesystem.stat({ path: "/" }, { headers: envd.headers() });
 }
 
