@@ -5,6 +5,18 @@
 export { type AgentConfig, loadConfig } from "./config.ts";
 export { EnvdClient, type EnvdInit, type ExecResult, type GuestCommand } from "./envd-client/client.ts";
 export { type RunningAgent, startAgent } from "./main.ts";
+export {
+  type BeatResult,
+  type ConnectOptions,
+  connectToControlPlane,
+  detectHostSpecs,
+  HEARTBEAT_INTERVAL_MS,
+  type HostCredentials,
+  HostSession,
+  loadCredentials,
+  registerHost,
+  saveCredentials,
+} from "./registration/index.ts";
 export { connectCodeByErrorCode, toConnectError } from "./rpc/errors.ts";
 export { type AgentServer, startAgentServer } from "./rpc/server.ts";
 export { createHostAgentService } from "./rpc/service.ts";
