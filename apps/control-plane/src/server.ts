@@ -5,6 +5,9 @@ import { connectDatabase, type Database, migrate } from "@wrenn/db";
 import { Redis } from "ioredis";
 import { type AppDeps, createApp } from "./app.ts";
 import type { Config } from "./config.ts";
+import { HostMonitor } from "./hosts/monitor.ts";
+import { HostClientPool } from "./hosts/pool.ts";
+import { AuditLogger } from "./services/audit.ts";
 
 /** A running control plane HTTP server. */
 export interface RunningControlPlane {
@@ -50,7 +53,10 @@ export async function startControlPlane(options: {
     throw new Error(`cannot reach Redis at ${options.redisUrl.replace(/\/\/[^@]*@/, "//")}`, { cause: err });
   }
   let ready = false;
-  const app = createApp({ config, db: db.db, redis, log, isReady: () => ready, ...options.deps });
+  const hostPool = options.deps?.hostPool ?? new HostClientPool();
+  const app = createApp({ config, db: db.db, redis, log, isReady: () => ready, hostPool, ...options.deps });
+  // Marks silent hosts unreachable and reconciles online ones, every 30 s.
+  const monitor = new HostMonitor({ db: db.db, pool: hostPool, audit: new AuditLogger(db.db, log), log });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -69,6 +75,7 @@ export async function startControlPlane(options: {
   }
   const port = (server.address() as AddressInfo).port;
   ready = true;
+  monitor.start();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log.info({ url }, "control plane listening");
@@ -78,6 +85,7 @@ export async function startControlPlane(options: {
     db: db.db,
     async close() {
       ready = false;
+      await monitor.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Keep-alive connections would hold close() open.
