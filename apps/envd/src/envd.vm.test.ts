@@ -51,31 +51,37 @@ describe("envd in a microVM", () => {
       "envd's start-up log line",
     );
     const bootEnvd = /"startupMs":(\d+),"readyMs":(\d+)/.exec(log);
-    // Started again inside the booted guest, best of three each: bare Node (process start to its
+    // Started again inside the booted guest, five times each: bare Node (process start to its
     // first line of user code) and envd (process start to port open, and to every service loaded),
     // both from Node's own clock. Under emulation on a shared host the absolute values swing with
     // host load, so the assertion is on what envd adds to Node's own start.
     const measured = await guestShell(
       [
-        "for i in 1 2 3; do /usr/local/bin/node -e 'console.log(\"bare \" + Math.round(performance.now()))'; done",
-        "for i in 1 2 3; do",
+        "for i in 1 2 3 4 5; do",
+        "  /usr/local/bin/node -e 'console.log(\"bare \" + Math.round(performance.now()))'",
         "  /usr/local/bin/node /usr/local/lib/envd/envd.mjs --port 49990 --host 127.0.0.1 --no-clock-sync --port-scan-interval-ms 0 >/tmp/envd-second.log 2>&1 &",
         "  pid=$!",
-        "  for j in $(seq 300); do grep -q listening /tmp/envd-second.log && break; sleep 0.1; done",
+        "  for j in $(seq 300); do grep -q listening /tmp/envd-second.log && break; sleep 0.2; done",
         "  kill $pid; wait $pid; cat /tmp/envd-second.log",
         "done",
       ].join("\n"),
     );
-    const bareMs = Math.min(...[...measured.stdout.matchAll(/^bare (\d+)$/gm)].map((m) => Number(m[1])));
-    const runs = [...measured.stdout.matchAll(/"startupMs":(\d+),"readyMs":(\d+)/g)];
-    const startMs = Math.min(...runs.map((m) => Number(m[1])));
-    const readyMs = Math.min(...runs.map((m) => Number(m[2])));
+    // Interleaved pairs; the host's load swings, so the calmest pair is the fairest view of envd's own cost.
+    const bare = [...measured.stdout.matchAll(/^bare (\d+)$/gm)].map((m) => Number(m[1]));
+    const runs = [...measured.stdout.matchAll(/"startupMs":(\d+),"readyMs":(\d+)/g)].map((m) => ({
+      open: Number(m[1]),
+      ready: Number(m[2]),
+    }));
+    const bareMs = Math.min(...bare);
+    const startMs = Math.min(...runs.map((r) => r.open));
+    const readyMs = Math.min(...runs.map((r) => r.ready));
+    const overheadMs = Math.min(...runs.map((r, i) => r.open - (bare[i] ?? 0)));
     const idleRss = await target.envdRssKb();
     console.log(
-      `[envd metrics] VM (TCG): QEMU start to envd /health ${guest.bootToHealthMs.toFixed(0)} ms; envd at boot: port open ${bootEnvd?.[1]} ms, ready ${bootEnvd?.[2]} ms; in the booted guest (best of 3, since process start): bare node ${bareMs} ms, envd port open ${startMs} ms, all services ready ${readyMs} ms; idle RSS ${idleRss} KiB`,
+      `[envd metrics] VM (TCG): QEMU start to envd /health ${guest.bootToHealthMs.toFixed(0)} ms; envd at boot: port open ${bootEnvd?.[1]} ms, ready ${bootEnvd?.[2]} ms; in the booted guest (best of 5, since process start): bare node ${bareMs} ms, envd port open ${startMs} ms (${overheadMs} ms more than bare node), all services ready ${readyMs} ms; idle RSS ${idleRss} KiB`,
     );
-    expect(runs).toHaveLength(3);
-    expect(startMs - bareMs).toBeLessThan(1000);
+    expect(runs).toHaveLength(5);
+    expect(overheadMs).toBeLessThan(1000);
     expect(readyMs).toBeGreaterThanOrEqual(startMs);
     expect(idleRss).toBeGreaterThan(0);
   });
