@@ -86,10 +86,15 @@ function ourNetworkLeftovers(): string[] {
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-  // Whatever a failed run left: VM processes (by pid file) and our slots' network state.
-  for (const name of await readdir(join(dataDir, "sandboxes")).catch(() => [] as string[])) {
-    const pid = Number(await readFile(join(dataDir, "sandboxes", name, "vmm.pid"), "utf8").catch(() => "0"));
-    if (pid > 1 && alive(pid)) process.kill(pid, "SIGKILL");
+  // Whatever a failed run left: every process working in our data directory (sandbox VMs and
+  // template captures alike) and our slots' network state.
+  if (dataDir) {
+    for (const entry of await readdir("/proc").catch(() => [] as string[])) {
+      const pid = Number(entry);
+      if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue;
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+      if (cmdline.includes(dataDir) && alive(pid)) process.kill(pid, "SIGKILL");
+    }
   }
   await cleanupStaleNetworks({ match: inOurRange }).catch(() => {});
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
