@@ -24,6 +24,7 @@ import type { RouteDeps } from "./routes/deps.ts";
 import { registerHostRoutes } from "./routes/hosts.ts";
 import { registerMeRoutes } from "./routes/me.ts";
 import { registerOAuthRoutes } from "./routes/oauth.ts";
+import { ownBodyLimitPath, registerSandboxFileRoutes } from "./routes/sandbox-files.ts";
 import { registerSandboxRoutes } from "./routes/sandboxes.ts";
 import { registerTeamRoutes } from "./routes/teams.ts";
 import { registerUserRoutes } from "./routes/users.ts";
@@ -32,6 +33,7 @@ import { AuditLogger } from "./services/audit.ts";
 import { AuditQueryService } from "./services/audit-query.ts";
 import { AuthService } from "./services/auth.ts";
 import { HostsService } from "./services/hosts.ts";
+import { SandboxFilesService } from "./services/sandbox-files.ts";
 import { SandboxesService } from "./services/sandboxes.ts";
 import { type TeamDeletionHook, TeamsService } from "./services/teams.ts";
 import { UsersService } from "./services/users.ts";
@@ -108,17 +110,13 @@ export function createApp(deps: AppDeps) {
 
   const app = createRouter();
   app.use("*", requestContext(log));
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: config.maxBodyBytes,
-      onError: (c) =>
-        c.json(
-          { code: "invalid_argument", message: `request body exceeds ${config.maxBodyBytes} bytes` },
-          400,
-        ),
-    }),
-  );
+  const globalBodyLimit = bodyLimit({
+    maxSize: config.maxBodyBytes,
+    onError: (c) =>
+      c.json({ code: "invalid_argument", message: `request body exceeds ${config.maxBodyBytes} bytes` }, 400),
+  });
+  // File uploads set their own, larger limit.
+  app.use("*", (c, next) => (ownBodyLimitPath.test(c.req.path) ? next() : globalBodyLimit(c, next)));
   app.onError((err, c) => errorResponse(err, c, c.get("log") ?? log));
   app.notFound((c) =>
     c.json({ code: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404),
@@ -150,6 +148,7 @@ export function createApp(deps: AppDeps) {
   registerAdminRoutes(app, routeDeps);
   registerHostRoutes(app, routeDeps);
   registerSandboxRoutes(app, routeDeps);
+  registerSandboxFileRoutes(app, { ...routeDeps, files: new SandboxFilesService(sandboxes) });
 
   app.doc31("/openapi.json", openApiInfo);
   let yamlDoc: string | undefined;

@@ -51,6 +51,11 @@ const expectedRoutes = [
   "post /v1/sandboxes/{id}/pause",
   "post /v1/sandboxes/{id}/resume",
   "post /v1/sandboxes/{id}/ping",
+  "post /v1/sandboxes/{id}/files/write",
+  "post /v1/sandboxes/{id}/files/read",
+  "post /v1/sandboxes/{id}/files/list",
+  "post /v1/sandboxes/{id}/files/mkdir",
+  "post /v1/sandboxes/{id}/files/remove",
 ];
 
 describe("OpenAPI", () => {

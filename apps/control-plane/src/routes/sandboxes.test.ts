@@ -179,6 +179,20 @@ describe("sandbox reads", () => {
     });
     expect(exec.status).toBe(409);
     expect(exec.body.message).toBe("cannot run commands in a sandbox that is paused");
+    const read = await call(t.app, "POST", `/v1/sandboxes/${paused}/files/read`, {
+      token: u.token,
+      body: { path: "/a" },
+    });
+    expect(read.status).toBe(409);
+    const form = new FormData();
+    form.set("path", "/tmp/x");
+    const noFile = await t.app.request(`/v1/sandboxes/${paused}/files/write`, {
+      method: "POST",
+      body: form,
+      headers: { authorization: `Bearer ${u.token}` },
+    });
+    expect(noFile.status).toBe(400);
+    expect(((await noFile.json()) as { message: string }).message).toMatch(/file/);
     // Its host is gone (no host_id): the agent cannot be asked.
     expect((await call(t.app, "POST", `/v1/sandboxes/${running}/ping`, { token: u.token })).status).toBe(503);
   });

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -111,6 +112,64 @@ describe("sandboxes on a real host agent", () => {
       body: { cmd: "echo started; sleep 30", timeout_sec: 2 },
     });
     expect(slow.body).toMatchObject({ exit_code: null, timed_out: true });
+  });
+
+  it("writes (multipart, over the JSON body limit), reads, lists, makes and removes files", async () => {
+    const content = randomBytes(3 * 1024 * 1024); // larger than the 1 MiB JSON body limit
+    const form = new FormData();
+    form.set("path", "/tmp/up/data.bin");
+    form.set("file", new Blob([content]), "data.bin");
+    const written = await t.app.request(`/v1/sandboxes/${id}/files/write`, {
+      method: "POST",
+      body: form,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const entry = await written.json();
+    expect(written.status, JSON.stringify(entry)).toBe(200);
+    expect(entry).toMatchObject({
+      name: "data.bin",
+      path: "/tmp/up/data.bin",
+      type: "file",
+      size: content.length,
+    });
+
+    const read = await t.app.request(`/v1/sandboxes/${id}/files/read`, {
+      method: "POST",
+      body: JSON.stringify({ path: "/tmp/up/data.bin" }),
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    });
+    expect(read.status).toBe(200);
+    expect(read.headers.get("content-length")).toBe(String(content.length));
+    const back = Buffer.from(await read.arrayBuffer());
+    expect(createHash("sha256").update(back).digest("hex")).toBe(
+      createHash("sha256").update(content).digest("hex"),
+    );
+
+    const dir = await call(t.app, "POST", `/v1/sandboxes/${id}/files/mkdir`, {
+      token,
+      body: { path: "/tmp/up/sub/deep" },
+    });
+    expect(dir.body).toMatchObject({ type: "dir", path: "/tmp/up/sub/deep" });
+    const list = await call(t.app, "POST", `/v1/sandboxes/${id}/files/list`, {
+      token,
+      body: { path: "/tmp/up" },
+    });
+    expect(list.body.entries.map((e: { name: string }) => e.name).sort()).toEqual(["data.bin", "sub"]);
+    const removed = await call(t.app, "POST", `/v1/sandboxes/${id}/files/remove`, {
+      token,
+      body: { path: "/tmp/up/sub" },
+    });
+    expect(removed.status).toBe(204);
+    const missing = await call(t.app, "POST", `/v1/sandboxes/${id}/files/read`, {
+      token,
+      body: { path: "/tmp/up/sub/x" },
+    });
+    expect(missing.status).toBe(404);
+    const isDir = await call(t.app, "POST", `/v1/sandboxes/${id}/files/read`, {
+      token,
+      body: { path: "/tmp/up" },
+    });
+    expect(isDir.status).toBe(400);
   });
 
   it("pings, pauses (exec refused), resumes with its files kept", async () => {

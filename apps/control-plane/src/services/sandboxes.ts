@@ -265,6 +265,22 @@ export class SandboxesService {
     }
   }
 
+  /**
+   * A running sandbox of the caller's team with its host's agent client (for
+   * guest operations: files, processes); marks it active.
+   */
+  async running(
+    auth: AuthContext,
+    id: string,
+    action: string,
+  ): Promise<{ sandbox: Sandbox; agent: AgentClient; agentId: string }> {
+    const row = await this.get(auth, id);
+    this.requireState(row, ["running"], action);
+    const host = await this.hostOf(row);
+    await this.touch(row.id);
+    return { sandbox: row, agent: this.agent(host), agentId: formatId("sandbox", row.id) };
+  }
+
   /** Destroys a sandbox on its host and marks it stopped (idempotent for stopped sandboxes). */
   async destroy(auth: AuthContext, id: string): Promise<void> {
     const row = await this.get(auth, id);
