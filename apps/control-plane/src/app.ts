@@ -25,6 +25,7 @@ import { registerHostRoutes } from "./routes/hosts.ts";
 import { registerMeRoutes } from "./routes/me.ts";
 import { registerOAuthRoutes } from "./routes/oauth.ts";
 import { ownBodyLimitPath, registerSandboxFileRoutes } from "./routes/sandbox-files.ts";
+import { registerSandboxMetricsRoutes } from "./routes/sandbox-metrics.ts";
 import { registerSandboxRoutes } from "./routes/sandboxes.ts";
 import { registerTeamRoutes } from "./routes/teams.ts";
 import { registerUserRoutes } from "./routes/users.ts";
@@ -34,6 +35,7 @@ import { AuditQueryService } from "./services/audit-query.ts";
 import { AuthService } from "./services/auth.ts";
 import { HostsService } from "./services/hosts.ts";
 import { SandboxFilesService } from "./services/sandbox-files.ts";
+import { SandboxMetricsService } from "./services/sandbox-metrics.ts";
 import { SandboxesService } from "./services/sandboxes.ts";
 import { type TeamDeletionHook, TeamsService } from "./services/teams.ts";
 import { UsersService } from "./services/users.ts";
@@ -149,6 +151,10 @@ export function createApp(deps: AppDeps) {
   registerHostRoutes(app, routeDeps);
   registerSandboxRoutes(app, routeDeps);
   registerSandboxFileRoutes(app, { ...routeDeps, files: new SandboxFilesService(sandboxes) });
+  registerSandboxMetricsRoutes(app, {
+    ...routeDeps,
+    metrics: new SandboxMetricsService({ db, sandboxes, log }),
+  });
 
   app.doc31("/openapi.json", openApiInfo);
   let yamlDoc: string | undefined;

@@ -12,6 +12,7 @@ export { freePort } from "./ports.ts";
 export * from "./queries/api-keys.ts";
 export * from "./queries/audit.ts";
 export * from "./queries/hosts.ts";
+export * from "./queries/metrics.ts";
 export * from "./queries/oauth.ts";
 export * from "./queries/sandboxes.ts";
 export * from "./queries/teams.ts";

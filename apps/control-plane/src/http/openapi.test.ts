@@ -56,6 +56,7 @@ const expectedRoutes = [
   "post /v1/sandboxes/{id}/files/list",
   "post /v1/sandboxes/{id}/files/mkdir",
   "post /v1/sandboxes/{id}/files/remove",
+  "get /v1/sandboxes/{id}/metrics",
 ];
 
 describe("OpenAPI", () => {

@@ -197,6 +197,40 @@ describe("sandbox reads", () => {
     expect((await call(t.app, "POST", `/v1/sandboxes/${running}/ping`, { token: u.token })).status).toBe(503);
   });
 
+  it("serves stored metrics while paused, 404 once stopped, 400 for unknown ranges", async () => {
+    const u = await signupUser(t.app);
+    const paused = await insertSandbox(u.team.id, { state: "paused" });
+    const stopped = await insertSandbox(u.team.id, { state: "stopped" });
+    const uuid = paused.slice(3);
+    await t.db.pool.query(
+      `INSERT INTO sandbox_metric_points (sandbox_id, tier, ts, cpu_pct, mem_bytes, disk_bytes) VALUES
+       ($1, '10m', now() - interval '2 minutes', 12.5, 1000, 2000),
+       ($1, '10m', now() - interval '1 minute', 50, 3000, 4000),
+       ($1, '10m', now() - interval '8 minutes', 99, 1, 1),
+       ($1, '2h', now() - interval '30 minutes', 7, 5, 6)`,
+      [uuid],
+    );
+    const m5 = await call(t.app, "GET", `/v1/sandboxes/${paused}/metrics?range=5m`, { token: u.token });
+    expect(m5.status).toBe(200);
+    expect(m5.body.tier).toBe("10m");
+    expect(m5.body.points.map((p: { cpu_percent: number }) => p.cpu_percent)).toEqual([12.5, 50]);
+    expect(m5.body.points[1]).toMatchObject({ memory_rss_bytes: 3000, disk_bytes: 4000 });
+    const m10 = await call(t.app, "GET", `/v1/sandboxes/${paused}/metrics?range=10m`, { token: u.token });
+    expect(m10.body.points).toHaveLength(3);
+    const h1 = await call(t.app, "GET", `/v1/sandboxes/${paused}/metrics?range=1h`, { token: u.token });
+    expect(h1.body).toMatchObject({ tier: "2h", points: [{ cpu_percent: 7 }] });
+    expect((await call(t.app, "GET", `/v1/sandboxes/${stopped}/metrics`, { token: u.token })).status).toBe(
+      404,
+    );
+    expect(
+      (await call(t.app, "GET", `/v1/sandboxes/${paused}/metrics?range=3d`, { token: u.token })).status,
+    ).toBe(400);
+    const other = await signupUser(t.app);
+    expect((await call(t.app, "GET", `/v1/sandboxes/${paused}/metrics`, { token: other.token })).status).toBe(
+      404,
+    );
+  });
+
   it("destroys a team's sandboxes when the team is deleted", async () => {
     const u = await signupUser(t.app);
     const team = await call(t.app, "POST", "/v1/teams", { token: u.token, body: { name: "Doomed" } });

@@ -185,9 +185,18 @@ describe("sandboxes on a real host agent", () => {
       Date.parse(before.body.last_active_at),
     );
 
+    const live = await call(t.app, "GET", `/v1/sandboxes/${id}/metrics?range=10m`, { token });
+    expect(live.status, JSON.stringify(live.body)).toBe(200);
+    expect(live.body.points.length).toBeGreaterThan(0);
+    expect(live.body.points.at(-1).memory_rss_bytes).toBeGreaterThan(0);
+
     const paused = await call(t.app, "POST", `/v1/sandboxes/${id}/pause`, { token });
     expect(paused.status, JSON.stringify(paused.body)).toBe(200);
     expect(paused.body.state).toBe("paused");
+    // The agent's samples were flushed to PostgreSQL before the pause.
+    const stored = await call(t.app, "GET", `/v1/sandboxes/${id}/metrics?range=10m`, { token });
+    expect(stored.status).toBe(200);
+    expect(stored.body.points.length).toBeGreaterThanOrEqual(live.body.points.length);
     const refused = await call(t.app, "POST", `/v1/sandboxes/${id}/exec`, { token, body: { cmd: "true" } });
     expect(refused.status).toBe(409);
 

@@ -25,6 +25,7 @@ import { formatId } from "../ids.ts";
 import { currentTeamAccess } from "./access.ts";
 import { type Actor, actorOf, systemActor } from "./actor.ts";
 import type { AuditLogger } from "./audit.ts";
+import { flushSandboxMetrics } from "./sandbox-metrics.ts";
 
 /** Bounds of sandbox sizes; requests outside them are `invalid_argument` naming the limit. */
 export const sandboxLimits = {
@@ -291,6 +292,9 @@ export class SandboxesService {
     if (!LIVE.includes(row.state)) return;
     const host = row.hostId ? await getHost(this.deps.db, row.hostId) : undefined;
     if (host) {
+      if (row.state === "running" && host.status === "online") {
+        await flushSandboxMetrics(this.deps.db, this.deps.log, this.agent(host), row);
+      }
       try {
         await this.agent(host).destroySandbox({ sandboxId: formatId("sandbox", row.id) });
       } catch (err) {
@@ -345,6 +349,7 @@ export class SandboxesService {
     const row = await this.get(auth, id);
     this.requireState(row, ["running"], "pause");
     const host = await this.hostOf(row);
+    await flushSandboxMetrics(this.deps.db, this.deps.log, this.agent(host), row);
     await callAgent("pause the sandbox", () =>
       this.agent(host).pauseSandbox({ sandboxId: formatId("sandbox", row.id) }),
     );
