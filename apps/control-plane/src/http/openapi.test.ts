@@ -57,6 +57,8 @@ const expectedRoutes = [
   "post /v1/sandboxes/{id}/files/mkdir",
   "post /v1/sandboxes/{id}/files/remove",
   "get /v1/sandboxes/{id}/metrics",
+  "post /v1/sandboxes/{id}/files/stream/write",
+  "post /v1/sandboxes/{id}/files/stream/read",
 ];
 
 describe("OpenAPI", () => {

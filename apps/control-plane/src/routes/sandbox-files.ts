@@ -10,8 +10,11 @@ import type { RouteDeps } from "./deps.ts";
 /** Largest file `files/write` accepts (the global JSON body limit does not apply to it). */
 export const FILE_WRITE_MAX_BYTES = 100 * 1024 * 1024;
 
+/** Largest file `files/stream/write` accepts (streamed, never buffered by the control plane). */
+export const FILE_STREAM_MAX_BYTES = 4 * 1024 ** 3;
+
 /** Paths exempt from the global body limit (they set their own). */
-export const ownBodyLimitPath = /^\/v1\/sandboxes\/[^/]+\/files\/write$/;
+export const ownBodyLimitPath = /^\/v1\/sandboxes\/[^/]+\/files\/(write|stream\/write)$/;
 
 const FileEntrySchema = z
   .object({
@@ -86,32 +89,69 @@ export function registerSandboxFileRoutes(
   app.openapi(
     createRoute({
       method: "post",
-      path: "/v1/sandboxes/{id}/files/read",
+      path: "/v1/sandboxes/{id}/files/stream/write",
       tags: ["files"],
-      summary: "Read a file: answers its raw bytes",
+      summary: "Stream a large file in: the raw request body becomes the file at ?path=",
       security: keyOrJwtSecurity,
       middleware: mw,
-      request: { params: IdParam, body: jsonBody(PathBody) },
-      responses: {
-        200: {
-          description: "The file's bytes",
+      request: {
+        params: IdParam,
+        query: z.object({ path: z.string().min(1).max(4096) }),
+        body: {
+          required: true,
           content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
         },
+      },
+      responses: {
+        200: jsonResponse(FileEntrySchema, "The written file"),
         ...errorResponses(400, 401, 403, 404, 409, 503),
       },
     }),
     async (c) => {
-      const { entry, body } = await svc.read(
+      const body = c.req.raw.body;
+      if (!body) throw errors.invalidArgument("request body is the file's content");
+      const entry = await svc.writeStream(
         c.get("auth"),
         sandboxId(c.req.valid("param").id),
-        c.req.valid("json").path,
+        c.req.valid("query").path,
+        body,
+        FILE_STREAM_MAX_BYTES,
       );
-      return new Response(body, {
-        status: 200,
-        headers: { "content-type": "application/octet-stream", "content-length": String(entry.size) },
-      }) as never;
+      return c.json(entry, 200);
     },
   );
+
+  for (const path of ["/v1/sandboxes/{id}/files/read", "/v1/sandboxes/{id}/files/stream/read"]) {
+    app.openapi(
+      createRoute({
+        method: "post",
+        path,
+        tags: ["files"],
+        summary: "Read a file: answers its raw bytes, streamed",
+        security: keyOrJwtSecurity,
+        middleware: mw,
+        request: { params: IdParam, body: jsonBody(PathBody) },
+        responses: {
+          200: {
+            description: "The file's bytes",
+            content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
+          },
+          ...errorResponses(400, 401, 403, 404, 409, 503),
+        },
+      }),
+      async (c) => {
+        const { entry, body } = await svc.read(
+          c.get("auth"),
+          sandboxId(c.req.valid("param").id),
+          c.req.valid("json").path,
+        );
+        return new Response(body, {
+          status: 200,
+          headers: { "content-type": "application/octet-stream", "content-length": String(entry.size) },
+        }) as never;
+      },
+    );
+  }
 
   app.openapi(
     createRoute({

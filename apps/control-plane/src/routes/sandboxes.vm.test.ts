@@ -172,6 +172,54 @@ describe("sandboxes on a real host agent", () => {
     expect(isDir.status).toBe(400);
   });
 
+  it("streams a large file in and out with matching checksums", async () => {
+    const size = 32 * 1024 * 1024;
+    const chunk = randomBytes(1024 * 1024);
+    const sent = createHash("sha256");
+    let produced = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (produced >= size) return controller.close();
+        const piece = Buffer.from(chunk.map((b) => b ^ (produced >> 20)));
+        sent.update(piece);
+        produced += piece.length;
+        controller.enqueue(piece);
+      },
+    });
+    const upStart = performance.now();
+    const up = await t.app.request(`/v1/sandboxes/${id}/files/stream/write?path=/tmp/big.bin`, {
+      method: "POST",
+      body,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
+      duplex: "half",
+    } as RequestInit);
+    const upMs = performance.now() - upStart;
+    const entry = await up.json();
+    expect(up.status, JSON.stringify(entry)).toBe(200);
+    expect(entry).toMatchObject({ path: "/tmp/big.bin", size });
+
+    const downStart = performance.now();
+    const down = await t.app.request(`/v1/sandboxes/${id}/files/stream/read`, {
+      method: "POST",
+      body: JSON.stringify({ path: "/tmp/big.bin" }),
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    });
+    expect(down.status).toBe(200);
+    const received = createHash("sha256");
+    let got = 0;
+    for await (const piece of down.body as unknown as AsyncIterable<Uint8Array>) {
+      received.update(piece);
+      got += piece.length;
+    }
+    const downMs = performance.now() - downStart;
+    expect(got).toBe(size);
+    expect(received.digest("hex")).toBe(sent.digest("hex"));
+    process.stderr.write(
+      `files through the control plane (TCG guest): up ${(size / 2 ** 20 / (upMs / 1000)).toFixed(1)} MB/s, down ${(size / 2 ** 20 / (downMs / 1000)).toFixed(1)} MB/s\n`,
+    );
+    await call(t.app, "POST", `/v1/sandboxes/${id}/files/remove`, { token, body: { path: "/tmp/big.bin" } });
+  });
+
   it("pings, pauses (exec refused), resumes with its files kept", async () => {
     const write = await call(t.app, "POST", `/v1/sandboxes/${id}/exec`, {
       token,

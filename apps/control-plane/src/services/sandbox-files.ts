@@ -70,6 +70,42 @@ export class SandboxFilesService {
   }
 
   /**
+   * Streams `body` into a file without buffering it here (first message
+   * metadata, then chunks); the file is replaced once every chunk arrived.
+   * More than `maxBytes` fails with `invalid_argument`.
+   */
+  async writeStream(
+    auth: AuthContext,
+    id: string,
+    path: string,
+    body: ReadableStream<Uint8Array>,
+    maxBytes: number,
+  ): Promise<FileEntryView> {
+    const { agent, agentId } = await this.sandboxes.running(auth, id, "write files in");
+    checkGuestPath(path);
+    let tooLarge = false;
+    async function* messages() {
+      yield { payload: { case: "metadata" as const, value: { sandboxId: agentId, path, user: "" } } };
+      let total = 0;
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        total += chunk.length;
+        if (total > maxBytes) {
+          tooLarge = true;
+          throw errors.invalidArgument(`file exceeds ${maxBytes} bytes`);
+        }
+        yield { payload: { case: "chunk" as const, value: chunk } };
+      }
+    }
+    try {
+      const res = await callAgent("write the file", () => agent.streamWriteFile(messages()));
+      return fileEntryView(res.entry);
+    } catch (err) {
+      if (tooLarge) throw errors.invalidArgument(`file exceeds ${maxBytes} bytes`);
+      throw err;
+    }
+  }
+
+  /**
    * Streams a file out of the sandbox: errors before the first byte (missing
    * file, wrong state) are thrown here; later ones abort the stream.
    */
