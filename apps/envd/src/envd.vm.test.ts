@@ -83,7 +83,7 @@ describe("envd in a microVM", () => {
     // The start-time target (< 1 s over bare Node) is a figure to read, not a pass/fail gate: a
     // timed assertion on a shared 2-core machine under emulation only measures the neighbours.
     expect(runs).toHaveLength(5);
-    expect(overheadMs).toBeGreaterThanOrEqual(0);
+    expect(startMs).toBeGreaterThan(0);
     expect(readyMs).toBeGreaterThanOrEqual(startMs);
     expect(idleRss).toBeGreaterThan(0);
   });
