@@ -212,9 +212,10 @@ describe("parallel use and QEMU", () => {
     const networks = new SandboxNetworks({ firstSlot: 986, config: { maxSlots: 990 }, warmPoolSize: 2 });
     await networks.warmUp();
     expect(networks.warmCount).toBe(2);
-    const started = performance.now();
+    // Served from the pool: its namespace existed before the call (the pool refills behind it).
+    const before = await namespaces();
     const slot = await networks.acquire();
-    expect(performance.now() - started).toBeLessThan(20);
+    expect(before).toContain(slot.namespace);
     expect(await namespaces()).toContain(slot.namespace);
     await networks.warmUp();
     expect(networks.warmCount).toBe(2);
