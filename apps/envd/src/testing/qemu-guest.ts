@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { GUEST_NETWORK, guestKernelCmdline, resolveGuestImage } from "@wrenn/images";
+import { GUEST_NETWORK, guestKernelCmdline, hostTscKhz, resolveGuestImage } from "@wrenn/images";
 import { freePort } from "./host-envd.ts";
 
 /** A guest booted from the Wrenn image, with host ports forwarded to it. */
@@ -22,12 +22,6 @@ export interface BootedGuest {
 
 const ENVD_GUEST_PORT = 49983;
 const FORWARD_GUEST_PORT = 8123;
-
-async function hostTscKhz(): Promise<number | undefined> {
-  const cpuinfo = await readFile("/proc/cpuinfo", "utf8").catch(() => "");
-  const mhz = /^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo)?.[1];
-  return mhz ? Math.round(Number(mhz) * 1000) : undefined;
-}
 
 /**
  * Boots the newest guest image under QEMU microvm with TCG (KVM cannot run a
