@@ -26,6 +26,7 @@ import { registerMeRoutes } from "./routes/me.ts";
 import { registerOAuthRoutes } from "./routes/oauth.ts";
 import { ownBodyLimitPath, registerSandboxFileRoutes } from "./routes/sandbox-files.ts";
 import { registerSandboxMetricsRoutes } from "./routes/sandbox-metrics.ts";
+import { registerSandboxProcessRoutes } from "./routes/sandbox-processes.ts";
 import { registerSandboxRoutes } from "./routes/sandboxes.ts";
 import { registerTeamRoutes } from "./routes/teams.ts";
 import { registerUserRoutes } from "./routes/users.ts";
@@ -36,6 +37,7 @@ import { AuthService } from "./services/auth.ts";
 import { HostsService } from "./services/hosts.ts";
 import { SandboxFilesService } from "./services/sandbox-files.ts";
 import { SandboxMetricsService } from "./services/sandbox-metrics.ts";
+import { SandboxProcessesService } from "./services/sandbox-processes.ts";
 import { SandboxesService } from "./services/sandboxes.ts";
 import { type TeamDeletionHook, TeamsService } from "./services/teams.ts";
 import { UsersService } from "./services/users.ts";
@@ -155,6 +157,7 @@ export function createApp(deps: AppDeps) {
     ...routeDeps,
     metrics: new SandboxMetricsService({ db, sandboxes, log }),
   });
+  registerSandboxProcessRoutes(app, { ...routeDeps, processes: new SandboxProcessesService(sandboxes) });
 
   app.doc31("/openapi.json", openApiInfo);
   let yamlDoc: string | undefined;

@@ -59,6 +59,8 @@ const expectedRoutes = [
   "get /v1/sandboxes/{id}/metrics",
   "post /v1/sandboxes/{id}/files/stream/write",
   "post /v1/sandboxes/{id}/files/stream/read",
+  "get /v1/sandboxes/{id}/processes",
+  "delete /v1/sandboxes/{id}/processes/{process}",
 ];
 
 describe("OpenAPI", () => {

@@ -73,12 +73,22 @@ const ExecBody = z
     envs: StringMap(256, "environment variables").optional(),
     cwd: z.string().max(4096).optional(),
     timeout_sec: z.number().int().optional(),
+    background: z
+      .boolean()
+      .optional()
+      .openapi({ description: "Return at once with the pid; see /processes" }),
+    tag: z.string().min(1).max(256).optional().openapi({ description: "Name of a background process" }),
   })
   .openapi("ExecRequest");
 
 const ExecResultSchema = z
   .object({
-    exit_code: z.number().int().nullable().openapi({ description: "Null when killed by the timeout" }),
+    pid: z.number().int(),
+    exit_code: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "Null when killed by the timeout or started in the background" }),
     stdout: z.string(),
     stderr: z.string(),
     timed_out: z.boolean(),
@@ -247,9 +257,11 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
         envs: b.envs,
         cwd: b.cwd,
         timeoutSec: b.timeout_sec,
+        background: b.background,
+        tag: b.tag,
       });
       return c.json(
-        { exit_code: r.exitCode, stdout: r.stdout, stderr: r.stderr, timed_out: r.timedOut },
+        { pid: r.pid, exit_code: r.exitCode, stdout: r.stdout, stderr: r.stderr, timed_out: r.timedOut },
         200,
       );
     },

@@ -95,6 +95,7 @@ describe("sandboxes on a real host agent", () => {
     });
     expect(shell.status, JSON.stringify(shell.body)).toBe(200);
     expect(shell.body).toEqual({
+      pid: expect.any(Number),
       exit_code: 3,
       stdout: "hi there\n/tmp\n",
       stderr: "oops\n",
@@ -218,6 +219,34 @@ describe("sandboxes on a real host agent", () => {
       `files through the control plane (TCG guest): up ${(size / 2 ** 20 / (upMs / 1000)).toFixed(1)} MB/s, down ${(size / 2 ** 20 / (downMs / 1000)).toFixed(1)} MB/s\n`,
     );
     await call(t.app, "POST", `/v1/sandboxes/${id}/files/remove`, { token, body: { path: "/tmp/big.bin" } });
+  });
+
+  it("starts a background process, lists it and kills it by tag", async () => {
+    const started = await call(t.app, "POST", `/v1/sandboxes/${id}/exec`, {
+      token,
+      body: { cmd: "sleep 300", background: true, tag: "sleeper" },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(200);
+    expect(started.body.pid).toBeGreaterThan(0);
+    const listed = await call(t.app, "GET", `/v1/sandboxes/${id}/processes`, { token });
+    expect(listed.body.processes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ pid: started.body.pid, tag: "sleeper", pty: false }),
+      ]),
+    );
+    const killed = await call(t.app, "DELETE", `/v1/sandboxes/${id}/processes/sleeper`, { token });
+    expect(killed.status, JSON.stringify(killed.body)).toBe(204);
+    const deadline = Date.now() + 10_000;
+    let still = true;
+    while (still && Date.now() < deadline) {
+      const now = await call(t.app, "GET", `/v1/sandboxes/${id}/processes`, { token });
+      still = now.body.processes.some((p: { tag: string | null }) => p.tag === "sleeper");
+      if (still) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(still).toBe(false);
+    expect((await call(t.app, "DELETE", `/v1/sandboxes/${id}/processes/sleeper`, { token })).status).toBe(
+      404,
+    );
   });
 
   it("pings, pauses (exec refused), resumes with its files kept", async () => {

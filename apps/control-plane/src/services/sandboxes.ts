@@ -58,10 +58,15 @@ export interface ExecInput {
   envs?: Record<string, string> | undefined;
   cwd?: string | undefined;
   timeoutSec?: number | undefined;
+  /** Start and return at once with the pid; the process keeps running (see the processes routes). */
+  background?: boolean | undefined;
+  /** Name of a background process, usable instead of its pid. */
+  tag?: string | undefined;
 }
 
 /** The outcome of a synchronous command. */
 export interface ExecOutput {
+  pid: number;
   /** Null when the command was killed by the timeout. */
   exitCode: number | null;
   stdout: string;
@@ -327,16 +332,19 @@ export class SandboxesService {
           sandboxId: formatId("sandbox", row.id),
           command: { ...command, envs: input.envs ?? {}, cwd: input.cwd ?? "", user: "" },
           timeoutSec,
+          background: input.background ?? false,
+          tag: input.tag ?? "",
         },
         { timeoutMs: (timeoutSec + 30) * 1000 },
       ),
     );
     await this.touch(row.id);
     const decoder = new TextDecoder();
-    if (res.exitCode === undefined && !res.timedOut && res.error) {
+    if (res.exitCode === undefined && !res.timedOut && !input.background && res.error) {
       throw errors.invalidArgument(`command failed to start: ${res.error}`);
     }
     return {
+      pid: res.pid,
       exitCode: res.exitCode ?? null,
       stdout: decoder.decode(res.stdout),
       stderr: decoder.decode(res.stderr),
