@@ -301,6 +301,18 @@ describe("sandboxes on a real host agent", () => {
     expect(del.status, JSON.stringify(del.body)).toBe(204);
     expect((await call(t.app, "GET", `/v1/sandboxes/${id}`, { token })).body.state).toBe("stopped");
     expect(agent.manager.list().sandboxes).toEqual([]);
+    const audit = await t.db.pool.query(
+      "SELECT action, status, actor_type FROM audit_logs WHERE resource_type = 'sandbox' AND resource_id = $1 ORDER BY created_at",
+      [id],
+    );
+    expect(audit.rows.map((r) => r.action)).toEqual([
+      "create",
+      "pause",
+      "resume",
+      "reconcile_running",
+      "destroy",
+    ]);
+    expect(audit.rows.find((r) => r.action === "reconcile_running")?.actor_type).toBe("system");
     expect((await call(t.app, "DELETE", `/v1/sandboxes/${id}`, { token })).status).toBe(204);
   });
 });
