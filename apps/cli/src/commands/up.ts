@@ -60,6 +60,9 @@ async function up(argv: string[]): Promise<number> {
   const dataDir = resolve(args["data-dir"] ?? process.env.WRENN_DATA_DIR ?? "/var/lib/wrenn");
   const host = args.host ?? process.env.CP_HOST ?? "127.0.0.1";
   const say = (line: string) => console.log(`wrenn up: ${line}`);
+  // A closed stdout (e.g. `wrenn up | tee log` after Ctrl-C reached tee first) must not crash the
+  // ordered shutdown half-way and orphan PostgreSQL and Redis.
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
 
   let secrets: { jwtSecret: string };
   try {
@@ -110,6 +113,7 @@ async function up(argv: string[]): Promise<number> {
       },
       stop: async () => postgres?.stop(),
       exited: () => postgres?.exited() ?? new Promise(() => undefined),
+      pid: () => postgres?.pid,
     });
   }
   if (!redisUrl) {
@@ -123,6 +127,7 @@ async function up(argv: string[]): Promise<number> {
         say(`Redis on 127.0.0.1:${redis.port}, data in ${join(dataDir, "redis")}`);
       },
       stop: async () => redis?.stop(),
+      pid: () => redis?.child.pid,
       exited: () =>
         new Promise<void>((res) => {
           if (!redis || redis.child.exitCode !== null) return res();

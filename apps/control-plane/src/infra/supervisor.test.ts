@@ -53,3 +53,48 @@ describe("Supervisor", () => {
     expect(events).toEqual(["start postgres", "stop postgres"]);
   });
 });
+
+describe("Supervisor exit guard", () => {
+  it("signals started children when its process dies without an ordered stop", async () => {
+    const { spawn } = await import("node:child_process");
+    const { fileURLToPath } = await import("node:url");
+    const supervisorPath = fileURLToPath(new URL("./supervisor.ts", import.meta.url));
+    // A process that starts a detached child (own process group, like postgres under `wrenn up`)
+    // through the supervisor, prints its pid, then dies of an uncaught error.
+    const script = `
+      import { spawn } from "node:child_process";
+      import { Supervisor } from ${JSON.stringify(supervisorPath)};
+      let child;
+      const s = new Supervisor(() => undefined).add({
+        name: "sleeper",
+        async start() { child = spawn("sleep", ["300"], { detached: true, stdio: "ignore" }); },
+        async stop() { child?.kill(); },
+        pid: () => child?.pid,
+      });
+      await s.startAll();
+      console.log(child.pid);
+      setTimeout(() => { throw new Error("boom"); }, 50);
+    `;
+    const proc = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let out = "";
+    proc.stdout.on("data", (d) => {
+      out += d;
+    });
+    const code = await new Promise<number | null>((resolve) => proc.once("exit", resolve));
+    expect(code).not.toBe(0);
+    const pid = Number(out.trim());
+    expect(pid).toBeGreaterThan(0);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive()).toBe(false);
+  });
+});

@@ -7,6 +7,8 @@ export interface Component {
   stop(): Promise<void>;
   /** Resolves if the part dies on its own (e.g. a child process exits). */
   exited?(): Promise<unknown>;
+  /** The part's child process, if it has one: signalled if this process dies without an ordered stop. */
+  pid?(): number | undefined;
 }
 
 const STOP_TIMEOUT_MS = 15_000;
@@ -32,6 +34,21 @@ export class Supervisor {
 
   /** Starts every component; on failure stops the ones already started and rethrows. */
   async startAll(): Promise<void> {
+    // Children run in their own process groups (for an ordered Ctrl-C), so nothing ends them
+    // if this process dies abruptly (an uncaught error, a closed stdout pipe). Last resort:
+    // signal whatever is still started on the way out.
+    process.once("exit", () => {
+      for (const c of this.started) {
+        const pid = c.pid?.();
+        if (pid) {
+          try {
+            process.kill(pid, "SIGTERM");
+          } catch {
+            // already gone
+          }
+        }
+      }
+    });
     for (const c of this.components) {
       if (this.stopping) throw new Error("shutdown requested during start-up");
       try {
