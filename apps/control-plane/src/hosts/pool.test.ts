@@ -1,4 +1,4 @@
-import { createServer } from "node:http2";
+import { createServer, type ServerHttp2Session } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -13,6 +13,7 @@ import { agentError, callAgent, errorCodeByConnectCode, HostClientPool } from ".
 let server: ReturnType<typeof createServer>;
 let address: string;
 let nextError: ConnectError | undefined;
+const sessions = new Set<ServerHttp2Session>();
 
 beforeAll(async () => {
   const handler = connectNodeAdapter({
@@ -25,10 +26,13 @@ beforeAll(async () => {
       }),
   });
   server = createServer(handler);
+  // Clients keep their HTTP/2 sessions open: end them so close() returns.
+  server.on("session", (session) => sessions.add(session));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
+  for (const session of sessions) session.destroy();
   await new Promise((resolve) => server.close(resolve));
 });
 
