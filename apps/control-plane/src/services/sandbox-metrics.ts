@@ -1,4 +1,3 @@
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { errors, type Logger } from "@wrenn/common";
 import {
   type Database,
@@ -46,7 +45,9 @@ export interface SandboxMetrics {
 
 function fromProto(points: hostagent.MetricPoint[]): StoredMetricPoint[] {
   return points.map((p) => ({
-    ts: p.timestamp ? timestampDate(p.timestamp) : new Date(0),
+    ts: p.timestamp
+      ? new Date(Number(p.timestamp.seconds) * 1000 + Math.floor(p.timestamp.nanos / 1e6))
+      : new Date(0),
     cpuPct: p.cpuPercent,
     memBytes: Number(p.memoryRssBytes),
     diskBytes: Number(p.diskBytes),
