@@ -1,10 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
-import { errors } from "@wrenn/common";
-import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { signToken, type TokenKind, verifyToken } from "./hs256.ts";
 
-const ISSUER = "wrenn";
 // A different audience and `typ` than user sessions: neither kind verifies as the other.
-const AUDIENCE = "wrenn-host";
+const HOST_TOKEN: TokenKind = {
+  audience: "wrenn-host",
+  typ: "host",
+  expiredMessage: "host token expired",
+  invalidMessage: "invalid host token",
+};
 
 /** Lifetime of a host JWT. */
 export const HOST_JWT_TTL_SEC = 7 * 24 * 3600;
@@ -28,35 +31,12 @@ export class HostTokens {
 
   /** A signed host token for `hostId`. */
   sign(hostId: string, now = Date.now()): Promise<string> {
-    const iat = Math.floor(now / 1000);
-    return new SignJWT({ typ: "host" })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setSubject(hostId)
-      .setIssuer(ISSUER)
-      .setAudience(AUDIENCE)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + this.ttlSec)
-      .sign(this.#key);
+    return signToken(this.#key, HOST_TOKEN, hostId, {}, this.ttlSec, now);
   }
 
   /** The host UUID of a valid host token; `unauthenticated` for anything else (user tokens included). */
   async verify(token: string): Promise<string> {
-    let payload: Record<string, unknown>;
-    try {
-      ({ payload } = await jwtVerify(token, this.#key, {
-        algorithms: ["HS256"],
-        issuer: ISSUER,
-        audience: AUDIENCE,
-        requiredClaims: ["sub", "exp"],
-      }));
-    } catch (err) {
-      throw errors.unauthenticated(
-        err instanceof joseErrors.JWTExpired ? "host token expired" : "invalid host token",
-      );
-    }
-    if (payload.typ !== "host" || typeof payload.sub !== "string")
-      throw errors.unauthenticated("invalid host token");
-    return payload.sub;
+    return (await verifyToken(this.#key, HOST_TOKEN, token)).sub;
   }
 }
 

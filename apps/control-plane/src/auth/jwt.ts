@@ -1,6 +1,6 @@
-import { errors, type WrennError } from "@wrenn/common";
+import { errors } from "@wrenn/common";
 import type { TeamRole } from "@wrenn/db";
-import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { signToken, type TokenKind, verifyToken } from "./hs256.ts";
 
 /** The claims of a user session token. `role` and `is_admin` are hints; the database decides. */
 export interface SessionClaims {
@@ -14,8 +14,12 @@ export interface SessionClaims {
   email: string;
 }
 
-const ISSUER = "wrenn";
-const AUDIENCE = "wrenn-api";
+const SESSION_TOKEN: TokenKind = {
+  audience: "wrenn-api",
+  typ: "user",
+  expiredMessage: "session expired",
+  invalidMessage: "invalid token",
+};
 
 /** Signs and verifies HS256 session tokens. */
 export class SessionTokens {
@@ -30,46 +34,21 @@ export class SessionTokens {
   /** A signed token for `claims`, expiring after the configured TTL. */
   sign(claims: SessionClaims, now = Date.now()): Promise<string> {
     const { sub, ...rest } = claims;
-    const iat = Math.floor(now / 1000);
-    return new SignJWT({ ...rest, typ: "user" })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setSubject(sub)
-      .setIssuer(ISSUER)
-      .setAudience(AUDIENCE)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + this.ttlSec)
-      .sign(this.#key);
+    return signToken(this.#key, SESSION_TOKEN, sub, rest, this.ttlSec, now);
   }
 
   /** The claims of a valid token; throws `unauthenticated` for anything tampered, expired or foreign. */
   async verify(token: string): Promise<SessionClaims> {
-    let payload: Record<string, unknown>;
-    try {
-      ({ payload } = await jwtVerify(token, this.#key, {
-        algorithms: ["HS256"],
-        issuer: ISSUER,
-        audience: AUDIENCE,
-        requiredClaims: ["sub", "exp"],
-      }));
-    } catch (err) {
-      throw invalid(err instanceof joseErrors.JWTExpired ? "session expired" : "invalid token");
-    }
-    const { sub, team, role, is_admin, name, email, typ } = payload;
+    const { sub, team, role, is_admin, name, email } = await verifyToken(this.#key, SESSION_TOKEN, token);
     if (
-      typ !== "user" ||
-      typeof sub !== "string" ||
       typeof team !== "string" ||
       (role !== "owner" && role !== "admin" && role !== "member") ||
       typeof is_admin !== "boolean" ||
       typeof name !== "string" ||
       typeof email !== "string"
     ) {
-      throw invalid("invalid token");
+      throw errors.unauthenticated(SESSION_TOKEN.invalidMessage);
     }
     return { sub, team, role, is_admin, name, email };
   }
-}
-
-function invalid(message: string): WrennError {
-  return errors.unauthenticated(message);
 }
