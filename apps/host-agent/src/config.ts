@@ -28,6 +28,15 @@ export interface AgentConfig {
    * can share a machine.
    */
   netSlots: { first: number; last: number } | undefined;
+  /** Control plane link; `undefined` fields mean "not given" (see {@link loadConfig}). */
+  controlPlane: {
+    /** Base URL (`--control-plane` / `WRENN_CP_URL`); saved credentials carry their own. */
+    url: string | undefined;
+    /** One-time registration token (`--register` / `WRENN_REGISTRATION_TOKEN`). */
+    registrationToken: string | undefined;
+    /** `ip:port` the control plane reaches this agent at (`--address` / `WRENN_AGENT_ADDRESS`). */
+    address: string | undefined;
+  };
 }
 
 function intSetting(value: string | undefined, fallback: number, name: string, min = 1): number {
@@ -43,7 +52,9 @@ function intSetting(value: string | undefined, fallback: number, name: string, m
  * `--data-dir` / `AGENT_FILES_ROOTDIR` / `WRENN_DATA_DIR` (default `/var/lib/wrenn`),
  * `--network` / `WRENN_NETWORK` (`netns` | `user`, default netns),
  * `WRENN_ACCEL` (`auto` | `kvm` | `tcg`), `WRENN_QEMU`, `WRENN_TCG_TB_MB`,
- * `WRENN_TEMPLATE_VCPUS`, `WRENN_TEMPLATE_MEMORY_MB`, `WRENN_DEFAULT_DISK_MB`.
+ * `WRENN_TEMPLATE_VCPUS`, `WRENN_TEMPLATE_MEMORY_MB`, `WRENN_DEFAULT_DISK_MB`;
+ * control plane link: `--register <token>` / `WRENN_REGISTRATION_TOKEN`,
+ * `--address ip:port` / `WRENN_AGENT_ADDRESS`, `--control-plane <url>` / `WRENN_CP_URL`.
  */
 export function loadConfig(
   argv: string[] = process.argv.slice(2),
@@ -55,6 +66,9 @@ export function loadConfig(
       listen: { type: "string" },
       "data-dir": { type: "string" },
       network: { type: "string" },
+      register: { type: "string" },
+      address: { type: "string" },
+      "control-plane": { type: "string" },
     },
     strict: true,
   });
@@ -66,6 +80,17 @@ export function loadConfig(
   const network = values.network ?? env.WRENN_NETWORK ?? "netns";
   if (network !== "netns" && network !== "user")
     throw errors.invalidArgument("network must be netns or user");
+  const controlPlane = {
+    url: values["control-plane"] || env.WRENN_CP_URL || undefined,
+    registrationToken: values.register || env.WRENN_REGISTRATION_TOKEN || undefined,
+    address: values.address || env.WRENN_AGENT_ADDRESS || undefined,
+  };
+  if (controlPlane.registrationToken && (!controlPlane.url || !controlPlane.address)) {
+    throw errors.invalidArgument("--register needs --control-plane <url> and --address <ip:port>");
+  }
+  if (controlPlane.address && !/^[^:\s]+:\d{1,5}$/.test(controlPlane.address)) {
+    throw errors.invalidArgument("--address must look like 10.0.0.5:5007");
+  }
   return {
     listenHost,
     listenPort,
@@ -80,6 +105,7 @@ export function loadConfig(
     defaultDiskSizeMb: intSetting(env.WRENN_DEFAULT_DISK_MB, 5120, "WRENN_DEFAULT_DISK_MB"),
     reaperIntervalMs: intSetting(env.WRENN_REAPER_INTERVAL_MS, 2000, "WRENN_REAPER_INTERVAL_MS"),
     netSlots: parseSlotRange(env.WRENN_NET_SLOTS),
+    controlPlane,
   };
 }
 

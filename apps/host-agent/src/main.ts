@@ -1,11 +1,13 @@
+import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { createLogger, errors, type Logger } from "@wrenn/common";
+import { createLogger, errors, isWrennError, type Logger } from "@wrenn/common";
 import { type AgentConfig, loadConfig } from "./config.ts";
 import { MetricsRegistry } from "./metrics/index.ts";
 import { cleanupStaleNetworks } from "./network/index.ts";
 import { ConnTracker, SandboxProxy } from "./proxy/index.ts";
+import { connectToControlPlane, type HostSession } from "./registration/index.ts";
 import { type AgentServer, startAgentServer } from "./rpc/server.ts";
 import { SandboxManager } from "./sandbox/manager.ts";
 import { NamespaceNetworkProvider } from "./sandbox/netns-provider.ts";
@@ -157,21 +159,53 @@ export async function startAgent(
   };
 }
 
+/**
+ * Registers with (given a token) or reconnects to (given saved credentials) the control
+ * plane and keeps heartbeating; a host the control plane revoked pauses every sandbox.
+ * Without either the agent runs standalone, serving its RPC port only.
+ */
+async function linkToControlPlane(agent: RunningAgent, logger: Logger): Promise<HostSession | undefined> {
+  const { controlPlane, dataDir } = agent.config;
+  const credentialsPath = join(dataDir, "host-credentials.json");
+  if (!controlPlane.registrationToken && !existsSync(credentialsPath)) {
+    logger.info("no control plane configured (use --register <token>): running standalone");
+    return undefined;
+  }
+  return connectToControlPlane({
+    credentialsPath,
+    dataDir,
+    controlPlaneUrl: controlPlane.url,
+    registrationToken: controlPlane.registrationToken,
+    address: controlPlane.address,
+    logger,
+    onRevoked: async () => {
+      logger.warn("the control plane revoked this host: pausing every sandbox");
+      await agent.manager.pauseAll();
+    },
+  });
+}
+
 async function main(): Promise<void> {
   const logger = createLogger("host-agent");
   const agent = await startAgent(loadConfig(), logger);
+  const session = await linkToControlPlane(agent, logger).catch(async (err) => {
+    await agent.close();
+    throw err;
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "stopping: pausing running sandboxes");
-    agent.close({ pauseSandboxes: true }).then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    Promise.resolve(session?.stop())
+      .then(() => agent.close({ pauseSandboxes: true }))
+      .then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
@@ -179,6 +213,11 @@ async function main(): Promise<void> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   main().catch((err) => {
+    // A user's mistake (bad flag, missing credentials) is one clear line, not a stack trace.
+    if (isWrennError(err) && err.code !== "internal") {
+      console.error(`host-agent: ${err.message}`);
+      process.exit(2);
+    }
     createLogger("host-agent").fatal({ err }, "host agent failed to start");
     process.exit(1);
   });
