@@ -1,5 +1,6 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import {
+  connectCodeByErrorCode,
   type ErrorCode,
   errors,
   httpStatusByCode,
@@ -7,19 +8,6 @@ import {
   type Logger,
   WrennError,
 } from "@wrenn/common";
-
-/** The one mapping from our error codes to Connect codes. */
-const connectCodeByErrorCode: Record<ErrorCode, Code> = {
-  invalid_argument: Code.InvalidArgument,
-  unauthenticated: Code.Unauthenticated,
-  permission_denied: Code.PermissionDenied,
-  not_found: Code.NotFound,
-  already_exists: Code.AlreadyExists,
-  failed_precondition: Code.FailedPrecondition,
-  resource_exhausted: Code.ResourceExhausted,
-  unavailable: Code.Unavailable,
-  internal: Code.Internal,
-};
 
 /** errno codes from the filesystem and process APIs, mapped to what the client did wrong. */
 const errorCodeByErrno: Record<string, ErrorCode> = {

@@ -17,7 +17,7 @@ export {
   registerHost,
   saveCredentials,
 } from "./registration/index.ts";
-export { connectCodeByErrorCode, toConnectError } from "./rpc/errors.ts";
+export { toConnectError } from "./rpc/errors.ts";
 export { type AgentServer, startAgentServer } from "./rpc/server.ts";
 export { createHostAgentService } from "./rpc/service.ts";
 export { type SandboxHooks, type SandboxLimits, SandboxManager } from "./sandbox/manager.ts";

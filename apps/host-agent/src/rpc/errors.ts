@@ -1,18 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type ErrorCode, isWrennError, type Logger } from "@wrenn/common";
-
-/** The one mapping from Wrenn error codes to Connect codes. */
-export const connectCodeByErrorCode: Record<ErrorCode, Code> = {
-  invalid_argument: Code.InvalidArgument,
-  unauthenticated: Code.Unauthenticated,
-  permission_denied: Code.PermissionDenied,
-  not_found: Code.NotFound,
-  already_exists: Code.AlreadyExists,
-  failed_precondition: Code.FailedPrecondition,
-  resource_exhausted: Code.ResourceExhausted,
-  unavailable: Code.Unavailable,
-  internal: Code.Internal,
-};
+import { connectCodeByErrorCode, isWrennError, type Logger } from "@wrenn/common";
 
 /**
  * Turns anything thrown by a handler into a client-safe ConnectError: Wrenn
