@@ -71,8 +71,7 @@ describe("guest image boots under QEMU microvm", () => {
         disk,
         cmdline: guestKernelCmdline({ hostname, extra: accel === "tcg" ? await tcgKernelArgs() : [] }),
         serialLog,
-        hostPort,
-        guestPort: ENVD_PORT,
+        forwards: [{ hostPort, guestPort: ENVD_PORT }],
         accel,
       });
       qemu.stderr?.setEncoding("utf8").on("data", (c: string) => {

@@ -9,7 +9,15 @@ export { type ArtifactInfo, type ImageManifest, MANIFEST_SCHEMA_VERSION } from "
 export { DEFAULT_DATA_DIR, IMAGE_FILES, imageLayout, resolveDataDir } from "./paths.ts";
 export type { BuildProgress, ProgressListener } from "./progress.ts";
 export { type PruneOptions, pruneGuestImages } from "./prune.ts";
-export { hostTscKhz, tcgKernelArgs } from "./qemu-boot.ts";
+export {
+  hostTscKhz,
+  kvmWorks,
+  type PortForward,
+  QEMU_BINARY,
+  type StartGuestOptions,
+  startGuest,
+  tcgKernelArgs,
+} from "./qemu-boot.ts";
 export { type GuestImage, listGuestImages, readGuestImage, resolveGuestImage } from "./resolve.ts";
 export { GUEST_PATHS } from "./rootfs.ts";
 export { DEFAULT_USER, ROOTFS_PACKAGES } from "./rootfs-base.ts";

@@ -85,6 +85,12 @@ export function kvmWorks(kernel: string): Promise<boolean> {
   return kvmProbe;
 }
 
+/** A host loopback port forwarded to a port on the guest's fixed address. */
+export interface PortForward {
+  hostPort: number;
+  guestPort: number;
+}
+
 /** Options for {@link startGuest}. */
 export interface StartGuestOptions {
   kernel: string;
@@ -93,11 +99,11 @@ export interface StartGuestOptions {
   disk: string;
   cmdline: string;
   serialLog: string;
-  /** Host loopback port forwarded to `guestPort` on the guest's fixed address. */
-  hostPort: number;
-  guestPort: number;
+  /** Host loopback ports forwarded to the guest's fixed address. */
+  forwards: PortForward[];
   accel: "kvm" | "tcg";
   memoryMiB?: number;
+  vcpus?: number;
 }
 
 /**
@@ -112,7 +118,9 @@ export function startGuest(opts: StartGuestOptions): ChildProcess {
     "net=169.254.0.0/24",
     `host=${GUEST_NETWORK.gateway}`,
     "restrict=on",
-    `hostfwd=tcp:127.0.0.1:${opts.hostPort}-${GUEST_NETWORK.address}:${opts.guestPort}`,
+    ...opts.forwards.map(
+      (f) => `hostfwd=tcp:127.0.0.1:${f.hostPort}-${GUEST_NETWORK.address}:${f.guestPort}`,
+    ),
   ].join(",");
   return spawn(
     QEMU_BINARY,
@@ -121,7 +129,7 @@ export function startGuest(opts: StartGuestOptions): ChildProcess {
       "-m",
       String(opts.memoryMiB ?? 512),
       "-smp",
-      "1",
+      String(opts.vcpus ?? 1),
       "-nodefaults",
       "-no-user-config",
       "-display",

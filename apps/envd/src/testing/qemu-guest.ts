@@ -1,9 +1,9 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { GUEST_NETWORK, guestKernelCmdline, hostTscKhz, resolveGuestImage } from "@wrenn/images";
+import { guestKernelCmdline, resolveGuestImage, startGuest, tcgKernelArgs } from "@wrenn/images";
 import { freePort } from "./host-envd.ts";
 
 /** A guest booted from the Wrenn image, with host ports forwarded to it. */
@@ -58,53 +58,21 @@ export async function bootGuest(): Promise<BootedGuest> {
     ]);
     const envdPort = await freePort();
     const forwardPort = await freePort();
-    const khz = await hostTscKhz();
-    const net = [
-      "user",
-      "id=n0",
-      "net=169.254.0.0/24",
-      `host=${GUEST_NETWORK.gateway}`,
-      "restrict=on",
-      `hostfwd=tcp:127.0.0.1:${envdPort}-${GUEST_NETWORK.address}:${ENVD_GUEST_PORT}`,
-      `hostfwd=tcp:127.0.0.1:${forwardPort}-${GUEST_NETWORK.address}:${FORWARD_GUEST_PORT}`,
-    ].join(",");
     const started = performance.now();
-    qemu = spawn(
-      "qemu-system-x86_64",
-      [
-        "-M",
-        "microvm,accel=tcg,rtc=on",
-        "-cpu",
-        "max",
-        "-m",
-        "1024",
-        "-smp",
-        "2",
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-no-reboot",
-        "-serial",
-        `file:${serialLog}`,
-        "-kernel",
-        image.kernel,
-        "-initrd",
-        image.initrd,
-        "-append",
-        // Under TCG the guest's TSC is the host's; giving its rate skips a calibration that can hang.
-        guestKernelCmdline({ extra: khz ? [`tsc_early_khz=${khz}`] : [] }),
-        "-drive",
-        `id=root,file=${overlay},format=qcow2,if=none`,
-        "-device",
-        "virtio-blk-device,drive=root",
-        "-netdev",
-        net,
-        "-device",
-        "virtio-net-device,netdev=n0",
+    qemu = startGuest({
+      kernel: image.kernel,
+      initrd: image.initrd,
+      disk: overlay,
+      cmdline: guestKernelCmdline({ extra: await tcgKernelArgs() }),
+      serialLog,
+      forwards: [
+        { hostPort: envdPort, guestPort: ENVD_GUEST_PORT },
+        { hostPort: forwardPort, guestPort: FORWARD_GUEST_PORT },
       ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
+      accel: "tcg",
+      memoryMiB: 1024,
+      vcpus: 2,
+    });
     let qemuError = "";
     qemu.stderr?.on("data", (data) => {
       qemuError += data;
