@@ -40,6 +40,6 @@ describe("loadConfig: control plane link", () => {
   });
 
   it("rejects unknown flags", () => {
-    expect(() => loadConfig(["--bogus"], {})).toThrow();
+    expect(() => loadConfig(["--bogus"], {})).toThrow(/Unknown option .--bogus.*flags: --listen/);
   });
 });

@@ -60,18 +60,7 @@ export function loadConfig(
   argv: string[] = process.argv.slice(2),
   env: NodeJS.ProcessEnv = process.env,
 ): AgentConfig {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      listen: { type: "string" },
-      "data-dir": { type: "string" },
-      network: { type: "string" },
-      register: { type: "string" },
-      address: { type: "string" },
-      "control-plane": { type: "string" },
-    },
-    strict: true,
-  });
+  const { values } = parseFlags(argv);
   const listen = values.listen ?? env.WRENN_AGENT_LISTEN ?? "0.0.0.0:5007";
   const colon = listen.lastIndexOf(":");
   const listenHost = colon > 0 ? listen.slice(0, colon) : "0.0.0.0";
@@ -107,6 +96,28 @@ export function loadConfig(
     netSlots: parseSlotRange(env.WRENN_NET_SLOTS),
     controlPlane,
   };
+}
+
+/** Command-line flags; an unknown or malformed flag is `invalid_argument` naming it. */
+function parseFlags(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: {
+        listen: { type: "string" },
+        "data-dir": { type: "string" },
+        network: { type: "string" },
+        register: { type: "string" },
+        address: { type: "string" },
+        "control-plane": { type: "string" },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    throw errors.invalidArgument(
+      `${(err as Error).message} (flags: --listen, --data-dir, --network, --register, --address, --control-plane)`,
+    );
+  }
 }
 
 function parseSlotRange(value: string | undefined): { first: number; last: number } | undefined {
