@@ -13,6 +13,7 @@ import { mountDocs } from "./http/docs.ts";
 import { errorResponse } from "./http/errors.ts";
 import { authMiddlewares, requestContext } from "./http/middleware.ts";
 import { createRouter } from "./http/openapi.ts";
+import { UpgradeRegistry } from "./http/upgrade.ts";
 import type { OAuthProvider } from "./oauth/provider.ts";
 import { buildProviderRegistry } from "./oauth/registry.ts";
 import { OAuthStateSigner } from "./oauth/state.ts";
@@ -91,10 +92,12 @@ export function createApp(deps: AppDeps) {
     ...(deps.teamDeletionHooks ?? []),
     (teamId: string) => sandboxes.destroyAllOfTeam(teamId),
   ];
+  const upgrades = new UpgradeRegistry();
   const routeDeps: RouteDeps = {
     config,
     db,
     log,
+    upgrades,
     services: {
       auth: new AuthService(db, tokens, audit, limiter, config.rateLimit),
       apiKeys: new ApiKeysService(db, audit),
@@ -166,7 +169,8 @@ export function createApp(deps: AppDeps) {
     return c.body(yamlDoc, 200, { "content-type": "application/yaml; charset=utf-8" });
   });
   mountDocs(app);
-  return app;
+  // WebSocket routes cannot live in Hono's fetch routing; the server hands upgrades to these.
+  return Object.assign(app, { upgrades });
 }
 
 /** The control plane app type. */

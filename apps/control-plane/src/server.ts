@@ -58,6 +58,7 @@ export async function startControlPlane(options: {
   // Marks silent hosts unreachable and reconciles online ones, every 30 s.
   const monitor = new HostMonitor({ db: db.db, pool: hostPool, audit: new AuditLogger(db.db, log), log });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
+  server.on("upgrade", (req, socket, head) => void app.upgrades.dispatch(req, socket, head, log));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("listening", resolve);

@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from "hono";
 import type { HostTokens } from "../auth/host-tokens.ts";
 import type { Config } from "../config.ts";
 import type { AppEnv } from "../http/context.ts";
+import type { UpgradeRegistry } from "../http/upgrade.ts";
 import type { OAuthProvider } from "../oauth/provider.ts";
 import type { OAuthStateSigner } from "../oauth/state.ts";
 import type { ApiKeysService } from "../services/api-keys.ts";
@@ -19,6 +20,8 @@ export interface RouteDeps {
   config: Config;
   db: Database;
   log: Logger;
+  /** WebSocket (upgrade) handlers; see `http/upgrade.ts`. */
+  upgrades: UpgradeRegistry;
   services: {
     auth: AuthService;
     apiKeys: ApiKeysService;
