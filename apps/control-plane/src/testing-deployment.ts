@@ -1,0 +1,179 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger, type Logger } from "@wrenn/common";
+import { createTestDatabase, type TestDatabase } from "@wrenn/db";
+import {
+  connectToControlPlane,
+  type HostSession,
+  loadConfig as loadAgentConfig,
+  type RunningAgent,
+  startAgent,
+} from "@wrenn/host-agent";
+import { type Config, loadConfig } from "./config.ts";
+import { type RunningControlPlane, startControlPlane } from "./server.ts";
+import { createTestRedis, type TestRedis } from "./testing.ts";
+
+/**
+ * A whole Wrenn deployment for end-to-end tests: a real control plane listening on
+ * a loopback port (real PostgreSQL database, real Redis), a real host agent
+ * (in-process, QEMU microVMs, user-mode guest networking) registered through the
+ * real one-time-token flow over HTTP, and a signed-up user with an API key.
+ */
+export interface TestDeployment {
+  /** Control plane base URL, e.g. `http://127.0.0.1:40123` (also the port proxy / `E2B_SANDBOX_URL`). */
+  url: string;
+  /** A team API key (`wrn_…`) of {@link teamId}. */
+  apiKey: string;
+  /** A user session JWT of the same team. */
+  token: string;
+  /** Session JWT of a platform admin (another team). */
+  adminToken: string;
+  /** Wire id of the user's team (`team-…`). */
+  teamId: string;
+  /** Wire id of the registered host (`host-…`). */
+  hostId: string;
+  controlPlane: RunningControlPlane;
+  agent: RunningAgent;
+  /** The agent's heartbeat session (stop it to simulate a silent host). */
+  session: HostSession;
+  /** The agent's data directory (credentials, sandboxes, templates). */
+  agentDataDir: string;
+  config: Config;
+  database: TestDatabase;
+  log: Logger;
+  /** Signs up another user (own team) and returns its JWT and a fresh API key. */
+  newTeam(name?: string): Promise<{ token: string; apiKey: string; teamId: string }>;
+  /** Stops the agent, the control plane, and drops the database. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startTestDeployment}. */
+export interface TestDeploymentOptions {
+  /** Extra control plane environment (see config.ts), e.g. `{ CP_PUBLIC_URL: … }`. */
+  env?: Record<string, string>;
+  /** Extra host agent flags, appended to `--listen 127.0.0.1:0 --data-dir … --network user`. */
+  agentArgs?: string[];
+  /** Heartbeat interval of the agent's session (default: the production 30 s). */
+  heartbeatMs?: number;
+}
+
+/**
+ * Starts a {@link TestDeployment}. Fails (never skips) when QEMU or the guest image is
+ * missing: `startAgent` and the first sandbox create throw with the reason.
+ */
+export async function startTestDeployment(options: TestDeploymentOptions = {}): Promise<TestDeployment> {
+  const log = createLogger("test-deployment", process.env.TEST_LOG_LEVEL ?? "silent");
+  const database = await createTestDatabase();
+  let redis: TestRedis | undefined;
+  let controlPlane: RunningControlPlane | undefined;
+  let agent: RunningAgent | undefined;
+  let session: HostSession | undefined;
+  const agentDataDir = await mkdtemp(join(process.env.WRENN_TEST_TMP || tmpdir(), "wrenn-deploy-"));
+  const cleanup = async () => {
+    await session?.stop().catch(() => {});
+    await agent?.close().catch(() => {});
+    await controlPlane?.close().catch(() => {});
+    await redis?.cleanup().catch(() => {});
+    await database.cleanup().catch(() => {});
+    await rm(agentDataDir, { recursive: true, force: true });
+  };
+  try {
+    redis = await createTestRedis();
+    const parsed = loadConfig({
+      JWT_SECRET: randomBytes(32).toString("hex"),
+      DATABASE_URL: database.url,
+      REDIS_URL: redis.url,
+      CP_HOST: "127.0.0.1",
+      LOG_LEVEL: "silent",
+      // Tests sign up many users from one address.
+      AUTH_RATE_LIMIT_PER_IP: "100000",
+      AUTH_RATE_LIMIT_PER_ACCOUNT: "100000",
+      ...options.env,
+    });
+    // Port 0: the kernel picks a free one (CP_PORT itself must name a real port).
+    const config: Config = { ...parsed, port: options.env?.CP_PORT ? parsed.port : 0 };
+    controlPlane = await startControlPlane({ config, log, databaseUrl: database.url, redisUrl: redis.url });
+    const url = controlPlane.url;
+
+    const agentConfig = loadAgentConfig(
+      [
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        agentDataDir,
+        "--network",
+        "user",
+        ...(options.agentArgs ?? []),
+      ],
+      {
+        WRENN_DATA_DIR: process.env.WRENN_DATA_DIR || "/var/lib/wrenn",
+        ...(process.env.WRENN_ACCEL ? { WRENN_ACCEL: process.env.WRENN_ACCEL } : {}),
+      },
+    );
+    agent = await startAgent(agentConfig, log);
+
+    const admin = await signup(url, "Admin");
+    await database.pool.query("UPDATE users SET is_admin = true WHERE id = $1", [admin.user.id.slice(4)]);
+    const host = await request(url, "POST", "/v1/hosts", { token: admin.token, body: { type: "regular" } });
+    session = await connectToControlPlane({
+      credentialsPath: join(agentDataDir, "host-credentials.json"),
+      dataDir: agentDataDir,
+      controlPlaneUrl: url,
+      registrationToken: host.registration_token,
+      address: `127.0.0.1:${agent.server.port}`,
+      logger: log,
+      onRevoked: async () => {},
+      ...(options.heartbeatMs ? { intervalMs: options.heartbeatMs } : {}),
+    });
+
+    const newTeam = async (name = "User") => {
+      const user = await signup(url, name);
+      const key = await request(url, "POST", "/v1/api-keys", { token: user.token, body: { name: "test" } });
+      return { token: user.token, apiKey: key.key as string, teamId: user.team.id };
+    };
+    const team = await newTeam();
+    const started = { agent, session, controlPlane };
+    return {
+      url,
+      ...team,
+      adminToken: admin.token,
+      hostId: session.credentials.hostId,
+      ...started,
+      agentDataDir,
+      config,
+      database,
+      log,
+      newTeam,
+      close: cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+let users = 0;
+async function signup(url: string, name: string) {
+  users++;
+  const email = `deploy${users}-${randomBytes(4).toString("hex")}@example.com`;
+  return (await request(url, "POST", "/v1/auth/signup", {
+    body: { name, email, password: "correct horse battery staple" },
+  })) as { token: string; user: { id: string }; team: { id: string } };
+}
+
+async function request(
+  url: string,
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown },
+  // biome-ignore lint/suspicious/noExplicitAny: set-up answers are read loosely
+): Promise<any> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  const res = await fetch(`${url}${path}`, { method, headers, body: JSON.stringify(opts.body ?? {}) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`test deployment set-up: ${method} ${path} → ${res.status} ${text}`);
+  return JSON.parse(text);
+}
