@@ -14,6 +14,8 @@ const expectedMethods: Record<string, "unary" | "server_streaming" | "client_str
   PauseAll: "unary",
   Exec: "unary",
   ExecStream: "server_streaming",
+  SendProcessInput: "unary",
+  CloseProcessStdin: "unary",
   ReadFile: "unary",
   WriteFile: "unary",
   StreamReadFile: "server_streaming",
