@@ -131,6 +131,7 @@ export async function startAgent(
       metrics,
       logger,
       proxy,
+      ptyIdleTimeoutMs: config.ptyIdleTimeoutMs,
     },
     { host: config.listenHost, port: config.listenPort },
   );

@@ -109,7 +109,10 @@ export async function exec(envd: EnvdClient, req: hostagent.ExecRequest) {
   };
 }
 
-/** Streams a command's events; a cancelled call or the timeout kills the command. */
+/**
+ * Streams a command's events; a cancelled call or the timeout kills the command.
+ * With `stdin` the command's stdin stays open for SendProcessInput / CloseProcessStdin.
+ */
 export async function* execStream(envd: EnvdClient, req: hostagent.ExecStreamRequest, signal: AbortSignal) {
   const command = toGuestCommand(req.command);
   const controller = new AbortController();
@@ -119,7 +122,7 @@ export async function* execStream(envd: EnvdClient, req: hostagent.ExecStreamReq
   let pid = 0;
   let ended = false;
   try {
-    for await (const event of envd.start(command, controller.signal)) {
+    for await (const event of envd.start(command, controller.signal, req.stdin)) {
       if (event.event.case === "start") pid = event.event.value.pid;
       if (event.event.case === "end") ended = true;
       const mapped = toProcessEvent(event);
@@ -143,7 +146,7 @@ async function killQuietly(
 }
 
 /** Maps an envd HTTP error answer to a client-safe error. */
-function envdHttpError(status: number, body: Buffer): ConnectError {
+export function envdHttpError(status: number, body: Buffer): ConnectError {
   let message = `envd answered ${status}`;
   try {
     const parsed = JSON.parse(body.toString("utf8")) as { message?: unknown };
@@ -168,7 +171,8 @@ function envdHttpError(status: number, body: Buffer): ConnectError {
   return new ConnectError(message, code);
 }
 
-function filesPath(path: string, user: string): string {
+/** envd's `/files` path and query for a guest path, validated. */
+export function filesPath(path: string, user: string): string {
   if (!path) throw errors.invalidArgument("path is required");
   const q = new URLSearchParams({ path });
   if (user) q.set("username", user);

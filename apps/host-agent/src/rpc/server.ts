@@ -8,7 +8,7 @@ import { createServer as createTcpServer, type Server, type Socket } from "node:
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { HostAgentService } from "@wrenn/proto";
 import { isProxyPath, type SandboxProxy } from "../proxy/index.ts";
-import { createHostAgentService, type ServiceDeps } from "./service.ts";
+import { createHostAgentService, createPtySessions, type ServiceDeps } from "./service.ts";
 
 /** A running agent listener. */
 export interface AgentServer {
@@ -26,11 +26,16 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
  * both. mTLS is a later step; then TLS + ALPN replace the sniffing.
  */
 export async function startAgentServer(
-  deps: ServiceDeps & { proxy?: SandboxProxy | undefined },
+  deps: ServiceDeps & {
+    proxy?: SandboxProxy | undefined;
+    /** Idle limit of a detached terminal (default 120 s). */
+    ptyIdleTimeoutMs?: number | undefined;
+  },
   listen: { host: string; port: number },
 ): Promise<AgentServer> {
+  const ptySessions = deps.ptySessions ?? createPtySessions(deps.manager, deps.logger, deps.ptyIdleTimeoutMs);
   const rpc = connectNodeAdapter({
-    routes: (router) => router.service(HostAgentService, createHostAgentService(deps)),
+    routes: (router) => router.service(HostAgentService, createHostAgentService({ ...deps, ptySessions })),
   });
   const handle = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
     if (deps.proxy && isProxyPath(req.url ?? "")) {
@@ -80,6 +85,7 @@ export async function startAgentServer(
       });
       h1.close();
       h2.close();
+      ptySessions.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { errors, type Logger } from "@wrenn/common";
 import { type HostAgentService, hostagent } from "@wrenn/proto";
 import type { MetricPoint, MetricsRange, MetricsRegistry, MetricsTier } from "../metrics/index.ts";
@@ -8,6 +8,7 @@ import type { TemplateOperations } from "../sandbox/template-ops.ts";
 import type { SandboxState, SandboxView } from "../sandbox/types.ts";
 import { toConnectError } from "./errors.ts";
 import * as guest from "./guest.ts";
+import { DEFAULT_PTY_IDLE_TIMEOUT_MS, PtySessions } from "./pty-sessions.ts";
 
 /** What the RPC service delegates to. */
 export interface ServiceDeps {
@@ -15,6 +16,58 @@ export interface ServiceDeps {
   templates: TemplateOperations;
   metrics?: MetricsRegistry | undefined;
   logger: Logger;
+  /** Terminal bookkeeping (idle kill of detached sessions); default: {@link createPtySessions}. */
+  ptySessions?: PtySessions | undefined;
+}
+
+/**
+ * The agent's {@link PtySessions}: a detached terminal idle for `idleTimeoutMs`
+ * (default 120 s) is killed through envd.
+ */
+export function createPtySessions(
+  manager: SandboxManager,
+  logger: Logger,
+  idleTimeoutMs = DEFAULT_PTY_IDLE_TIMEOUT_MS,
+): PtySessions {
+  return new PtySessions({
+    idleTimeoutMs,
+    logger,
+    sandboxState: (id) => {
+      let state: SandboxState;
+      try {
+        state = manager.get(id).state;
+      } catch {
+        return "gone";
+      }
+      if (state === "running") return "running";
+      return state === "stopping" || state === "stopped" || state === "error" ? "gone" : "paused";
+    },
+    follow: async function* (id, tag, signal) {
+      const envd = manager.envd(id);
+      try {
+        const events = envd.process.connect(
+          { process: guest.tagSelector(tag) },
+          { headers: envd.headers(), signal },
+        );
+        for await (const res of events) {
+          const c = res.event?.event.case;
+          if (c === "data") yield "output" as const;
+          else if (c === "end") yield "end" as const;
+        }
+      } catch (err) {
+        // The process ended between the detach and this connect.
+        if (ConnectError.from(err).code === Code.NotFound) yield "end" as const;
+        else throw err;
+      }
+    },
+    kill: async (id, tag) => {
+      const envd = manager.envd(id);
+      await envd.process.sendSignal(
+        { process: guest.tagSelector(tag), signal: 9 },
+        { headers: envd.headers() },
+      );
+    },
+  });
 }
 
 const stateToProto: Record<SandboxState, hostagent.SandboxState> = {
@@ -77,6 +130,7 @@ function toPoints(points: MetricPoint[]) {
  */
 export function createHostAgentService(deps: ServiceDeps): ServiceImpl<typeof HostAgentService> {
   const { manager, templates, logger } = deps;
+  const pty = deps.ptySessions ?? createPtySessions(manager, logger);
 
   /** Unary handler wrapper: maps errors. */
   const unary =
@@ -149,6 +203,22 @@ export function createHostAgentService(deps: ServiceDeps): ServiceImpl<typeof Ho
     execStream: streaming("ExecStream", (req: hostagent.ExecStreamRequest, ctx) =>
       guest.execStream(manager.envd(req.sandboxId), req, ctx.signal),
     ),
+    sendProcessInput: unary("SendProcessInput", async (req: hostagent.SendProcessInputRequest) => {
+      const envd = manager.envd(req.sandboxId);
+      await envd.process.sendInput(
+        { process: guest.toEnvdSelector(req.process), input: { input: { case: "stdin", value: req.data } } },
+        { headers: envd.headers() },
+      );
+      return {};
+    }),
+    closeProcessStdin: unary("CloseProcessStdin", async (req: hostagent.CloseProcessStdinRequest) => {
+      const envd = manager.envd(req.sandboxId);
+      await envd.process.closeStdin(
+        { process: guest.toEnvdSelector(req.process) },
+        { headers: envd.headers() },
+      );
+      return {};
+    }),
 
     readFile: unary("ReadFile", async (req: hostagent.ReadFileRequest) => ({
       content: await guest.readFile(manager.envd(req.sandboxId), req.path, req.user),
@@ -225,27 +295,38 @@ export function createHostAgentService(deps: ServiceDeps): ServiceImpl<typeof Ho
             },
             { headers, signal: ctx.signal },
           );
-      for await (const res of events) {
-        const e = res.event?.event;
-        if (e?.case === "start") {
-          yield { event: { case: "attached" as const, value: { pid: e.value.pid, reconnected: existing } } };
-        } else if (
-          e?.case === "data" &&
-          (e.value.output.case === "pty" || e.value.output.case === "stdout")
-        ) {
-          yield { event: { case: "output" as const, value: e.value.output.value } };
-        } else if (e?.case === "end") {
-          yield {
-            event: {
-              case: "exited" as const,
-              value: { exitCode: e.value.exitCode, status: e.value.status, error: e.value.error ?? "" },
-            },
-          };
+      let detach: (() => void) | undefined;
+      try {
+        for await (const res of events) {
+          const e = res.event?.event;
+          if (e?.case === "start") {
+            detach ??= pty.attach(req.sandboxId, req.tag);
+            yield {
+              event: { case: "attached" as const, value: { pid: e.value.pid, reconnected: existing } },
+            };
+          } else if (
+            e?.case === "data" &&
+            (e.value.output.case === "pty" || e.value.output.case === "stdout")
+          ) {
+            yield { event: { case: "output" as const, value: e.value.output.value } };
+          } else if (e?.case === "end") {
+            pty.ended(req.sandboxId, req.tag);
+            yield {
+              event: {
+                case: "exited" as const,
+                value: { exitCode: e.value.exitCode, status: e.value.status, error: e.value.error ?? "" },
+              },
+            };
+          }
         }
+      } finally {
+        // A disconnect leaves the session running; PtySessions kills it if it stays idle.
+        detach?.();
       }
     }),
     ptySendInput: unary("PtySendInput", async (req: hostagent.PtySendInputRequest) => {
       const envd = manager.envd(req.sandboxId);
+      pty.activity(req.sandboxId, req.tag);
       await envd.process.sendInput(
         { process: guest.tagSelector(req.tag), input: { input: { case: "pty", value: req.data } } },
         { headers: envd.headers() },

@@ -35,6 +35,8 @@ beforeAll(async () => {
   const config = loadConfig(["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--network", "user"], {
     WRENN_DATA_DIR: process.env.WRENN_DATA_DIR || "/var/lib/wrenn",
     WRENN_ACCEL: process.env.WRENN_ACCEL,
+    // Short enough to watch a detached terminal being killed.
+    WRENN_PTY_IDLE_TIMEOUT_MS: "2000",
   });
   agent = await startAgent(config, createLogger("host-agent-test", "warn"));
   client = createClient(
@@ -86,6 +88,22 @@ describe("HostAgentService over Connect", () => {
     expect(events).toContain("stderr");
     expect(events.at(-1)).toBe("ended");
 
+    // stdin: `cat` echoes what is sent and exits 0 once stdin is closed.
+    let catOut = "";
+    let catExit: number | undefined;
+    for await (const res of client.execStream({ sandboxId: id, command: { cmd: "/bin/cat" }, stdin: true })) {
+      const e = res.event?.event;
+      if (e?.case === "started") {
+        const process = { selector: { case: "pid" as const, value: e.value.pid } };
+        await client.sendProcessInput({ sandboxId: id, process, data: Buffer.from("line one\n") });
+        await client.sendProcessInput({ sandboxId: id, process, data: Buffer.from("line two\n") });
+        await client.closeProcessStdin({ sandboxId: id, process });
+      } else if (e?.case === "stdout") catOut += Buffer.from(e.value).toString();
+      else if (e?.case === "ended") catExit = e.value.exitCode;
+    }
+    expect(catOut).toBe("line one\nline two\n");
+    expect(catExit).toBe(0);
+
     const written = await client.writeFile({
       sandboxId: id,
       path: "/tmp/hello.txt",
@@ -126,12 +144,40 @@ describe("HostAgentService over Connect", () => {
     expect(output.join("")).toContain("30 100");
     expect(output.join("")).toContain("pty-ok");
 
+    // A terminal left without a client keeps running (to reconnect by tag) until it idles out.
+    const detachment = new AbortController();
+    try {
+      for await (const res of client.ptyAttach(
+        { sandboxId: id, tag: "idle", cols: 80, rows: 24, command: { cmd: "/bin/sleep", args: ["600"] } },
+        { signal: detachment.signal },
+      )) {
+        if (res.event.case === "attached") detachment.abort();
+      }
+    } catch (err) {
+      expect(ConnectError.from(err).code).toBe(Code.Canceled);
+    }
+    const tags = async () => (await client.listProcesses({ sandboxId: id })).processes.map((p) => p.tag);
+    expect(await tags()).toContain("idle");
+    const deadline = Date.now() + 30_000;
+    while ((await tags()).includes("idle") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 500));
+    expect(await tags()).not.toContain("idle");
+
     const paused = await client.pauseSandbox({ sandboxId: id });
     expect(paused.snapshotSizeBytes).toBeGreaterThan(0n);
     // Guest operations on a paused sandbox are refused, not hung.
     expect(await codeOf(client.exec({ sandboxId: id, command: { cmd: "true" } }))).toBe(
       Code.FailedPrecondition,
     );
+    expect(
+      await codeOf(
+        client.sendProcessInput({
+          sandboxId: id,
+          process: { selector: { case: "pid", value: 1 } },
+          data: new Uint8Array(1),
+        }),
+      ),
+    ).toBe(Code.FailedPrecondition);
     expect((await client.listSandboxes({})).sandboxes.map((s) => s.sandboxId)).not.toContain(id);
 
     const resumed = await client.resumeSandbox({ sandboxId: id, timeoutSec: 120 });
@@ -153,6 +199,9 @@ describe("HostAgentService over Connect", () => {
   it("maps bad input to clear Connect codes", async () => {
     expect(await codeOf(client.exec({ sandboxId: "nope", command: { cmd: "true" } }))).toBe(Code.NotFound);
     expect(await codeOf(client.pingSandbox({ sandboxId: "nope" }))).toBe(Code.NotFound);
+    const pid1 = { selector: { case: "pid" as const, value: 1 } };
+    expect(await codeOf(client.sendProcessInput({ sandboxId: "nope", process: pid1 }))).toBe(Code.NotFound);
+    expect(await codeOf(client.closeProcessStdin({ sandboxId: "nope", process: pid1 }))).toBe(Code.NotFound);
     expect(await codeOf(client.pauseSandbox({ sandboxId: "../x" }))).toBe(Code.InvalidArgument);
     expect(
       await codeOf(client.createSandbox({ sandboxId: "../x", teamId: "team-r", templateId: "minimal" })),

@@ -1,0 +1,116 @@
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { errors } from "@wrenn/common";
+import type { EnvdClient } from "../envd-client/client.ts";
+import { envdStreamRequest } from "../envd-client/stream-http.ts";
+import { envdHttpError, filesPath, toFileEntry } from "./guest.ts";
+
+/** Default and largest chunk of a StreamReadFile answer. */
+export const DEFAULT_READ_CHUNK_BYTES = 64 * 1024;
+const MAX_READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** A transfer may take minutes; only this much silence from envd ends it. */
+const ENVD_IDLE_TIMEOUT_MS = 120_000;
+
+/** An error answer's body is read up to this size (it is a short JSON message). */
+const ERROR_BODY_MAX_BYTES = 64 * 1024;
+
+/** Prefix of the hidden file an upload is written to before it replaces the target. */
+export const UPLOAD_TEMP_MARKER = ".wrenn-upload-";
+
+/**
+ * The hidden temporary file beside `path` that an upload goes to: same
+ * directory, so the final rename is atomic and never crosses filesystems.
+ */
+export function uploadTempPath(path: string): string {
+  const slash = path.lastIndexOf("/");
+  const name = path.slice(slash + 1);
+  if (!name || name === "." || name === ".." || name === "~") {
+    throw errors.invalidArgument("path must name a file");
+  }
+  // Keep the temporary name within NAME_MAX (255) however long the target's name is.
+  return `${path.slice(0, slash + 1)}.${name.slice(0, 160)}${UPLOAD_TEMP_MARKER}${randomBytes(6).toString("hex")}`;
+}
+
+async function readSmallBody(res: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    if (size < ERROR_BODY_MAX_BYTES) chunks.push(chunk);
+    size += chunk.length;
+  }
+  return Buffer.concat(chunks).subarray(0, ERROR_BODY_MAX_BYTES);
+}
+
+/**
+ * Streams a guest file out of envd's `GET /files` in chunks of at most
+ * `chunkBytes` (0: {@link DEFAULT_READ_CHUNK_BYTES}). Nothing is buffered: the
+ * next chunk is read from envd only when the consumer asks for it. A body that
+ * ends short of envd's Content-Length is an error, never a quietly short file.
+ */
+export async function* readFileStream(
+  envd: EnvdClient,
+  path: string,
+  user: string,
+  chunkBytes: number,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  const chunk = Math.min(chunkBytes || DEFAULT_READ_CHUNK_BYTES, MAX_READ_CHUNK_BYTES);
+  const res = await envdStreamRequest(envd, "GET", filesPath(path, user), {
+    idleTimeoutMs: ENVD_IDLE_TIMEOUT_MS,
+    signal,
+  });
+  try {
+    const status = res.statusCode ?? 0;
+    if (status !== 200) throw envdHttpError(status, await readSmallBody(res));
+    const expected = res.headers["content-length"] ? Number(res.headers["content-length"]) : undefined;
+    let received = 0;
+    for await (const data of res as AsyncIterable<Buffer>) {
+      received += data.length;
+      for (let at = 0; at < data.length; at += chunk) yield data.subarray(at, at + chunk);
+    }
+    if (expected !== undefined && received !== expected) {
+      throw new ConnectError(`envd sent ${received} of ${expected} bytes of ${path}`, Code.Unavailable);
+    }
+  } finally {
+    res.destroy();
+  }
+}
+
+/**
+ * Streams `chunks` into a guest file without holding it: envd writes them to
+ * a hidden temporary file beside `path` (raw octet-stream `POST /files`), and
+ * only after the last byte arrived is that file renamed over `path`. An upload
+ * that breaks off (the caller's stream throws, `signal` aborts, envd fails)
+ * removes the temporary file and throws, so the old file, or none, stays in
+ * place rather than a truncated one.
+ */
+export async function writeFileStream(
+  envd: EnvdClient,
+  path: string,
+  user: string,
+  chunks: AsyncIterable<Uint8Array>,
+  signal?: AbortSignal,
+) {
+  filesPath(path, user);
+  const temp = uploadTempPath(path);
+  const headers = envd.headers(user);
+  try {
+    const res = await envdStreamRequest(envd, "POST", filesPath(temp, user), {
+      body: chunks,
+      headers: { "content-type": "application/octet-stream" },
+      idleTimeoutMs: ENVD_IDLE_TIMEOUT_MS,
+      signal,
+    });
+    const body = await readSmallBody(res);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw envdHttpError(status, body);
+    await envd.filesystem.move({ source: temp, destination: path }, { headers, signal });
+  } catch (err) {
+    await envd.filesystem.remove({ path: temp }, { headers }).catch(() => {});
+    throw err;
+  }
+  const stat = await envd.filesystem.stat({ path }, { headers });
+  return toFileEntry(stat.entry);
+}
