@@ -29,6 +29,7 @@ import { ownBodyLimitPath, registerSandboxFileRoutes } from "./routes/sandbox-fi
 import { registerSandboxMetricsRoutes } from "./routes/sandbox-metrics.ts";
 import { registerSandboxProcessRoutes } from "./routes/sandbox-processes.ts";
 import { registerSandboxRoutes } from "./routes/sandboxes.ts";
+import { registerSnapshotRoutes } from "./routes/snapshots.ts";
 import { registerTeamRoutes } from "./routes/teams.ts";
 import { registerUserRoutes } from "./routes/users.ts";
 import { ApiKeysService } from "./services/api-keys.ts";
@@ -40,6 +41,7 @@ import { SandboxFilesService } from "./services/sandbox-files.ts";
 import { SandboxMetricsService } from "./services/sandbox-metrics.ts";
 import { SandboxProcessesService } from "./services/sandbox-processes.ts";
 import { SandboxesService } from "./services/sandboxes.ts";
+import { SnapshotsService } from "./services/snapshots.ts";
 import { type TeamDeletionHook, TeamsService } from "./services/teams.ts";
 import { UsersService } from "./services/users.ts";
 
@@ -87,10 +89,13 @@ export function createApp(deps: AppDeps) {
     audit,
     log,
   });
+  const snapshots = new SnapshotsService({ db, pool: hostPool, audit, log });
   // A deleted team's sandboxes are destroyed first, so nothing keeps running unowned.
   const teamDeletionHooks = [
     ...(deps.teamDeletionHooks ?? []),
     (teamId: string) => sandboxes.destroyAllOfTeam(teamId),
+    // After its sandboxes, so no template generation is still in use (best effort, never throws).
+    (teamId: string) => snapshots.deleteAllOfTeam(teamId),
   ];
   const upgrades = new UpgradeRegistry();
   const routeDeps: RouteDeps = {
@@ -161,6 +166,7 @@ export function createApp(deps: AppDeps) {
     metrics: new SandboxMetricsService({ db, sandboxes, log }),
   });
   registerSandboxProcessRoutes(app, { ...routeDeps, processes: new SandboxProcessesService(sandboxes) });
+  registerSnapshotRoutes(app, { ...routeDeps, snapshots });
 
   app.doc31("/openapi.json", openApiInfo);
   let yamlDoc: string | undefined;

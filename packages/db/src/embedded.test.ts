@@ -1,11 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { startEmbeddedPostgres } from "./embedded.ts";
-import { migrate } from "./migrate.ts";
+import { migrate, migrationsDir } from "./migrate.ts";
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -24,7 +24,12 @@ describe("embedded PostgreSQL (used when DATABASE_URL is unset)", () => {
     const dataDir = join(dir, "postgres");
     const first = await startEmbeddedPostgres({ dataDir });
     try {
-      expect(await migrate(first.url)).toEqual(["0001_init"]);
+      expect(await migrate(first.url)).toEqual(
+        (await readdir(migrationsDir))
+          .filter((f) => /^\d{4}_.+\.sql$/.test(f))
+          .map((f) => f.replace(/\.sql$/, ""))
+          .sort(),
+      );
       const c = new pg.Client({ connectionString: first.url });
       await c.connect();
       await c.query("INSERT INTO users (email, name) VALUES ('keep@x.io', 'Keep')");

@@ -16,6 +16,7 @@ export * from "./queries/metrics.ts";
 export * from "./queries/oauth.ts";
 export * from "./queries/sandboxes.ts";
 export * from "./queries/teams.ts";
+export * from "./queries/templates.ts";
 export * from "./queries/users.ts";
 export * as schema from "./schema.ts";
 export {

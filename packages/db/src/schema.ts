@@ -180,6 +180,8 @@ export const templates = pgTable("templates", {
   memoryMb: integer("memory_mb").notNull().default(512),
   sizeBytes: bigint("size_bytes", { mode: "number" }).notNull().default(0),
   createdAt: ts("created_at").notNull().defaultNow(),
+  /** Host whose disk holds the template's files; null when every host can build it (`minimal`). */
+  hostId: uuid("host_id"),
 });
 
 /** Sandbox lifecycle states. */

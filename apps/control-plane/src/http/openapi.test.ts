@@ -61,6 +61,12 @@ const expectedRoutes = [
   "post /v1/sandboxes/{id}/files/stream/read",
   "get /v1/sandboxes/{id}/processes",
   "delete /v1/sandboxes/{id}/processes/{process}",
+  "post /v1/snapshots",
+  "get /v1/snapshots",
+  "get /v1/snapshots/{name}",
+  "delete /v1/snapshots/{name}",
+  "get /v1/admin/templates",
+  "delete /v1/admin/templates/{name}",
 ];
 
 describe("OpenAPI", () => {

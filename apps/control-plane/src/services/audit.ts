@@ -261,6 +261,38 @@ export class AuditLogger {
     });
   }
 
+  /** A template was captured from a sandbox (`status: error` when the capture failed). */
+  snapshotCreated(
+    actor: Actor,
+    teamId: string,
+    templateId: string,
+    metadata: Record<string, unknown>,
+    status: AuditStatus = "success",
+  ) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "template",
+      resourceId: formatId("template", templateId),
+      action: "create",
+      scope: "team",
+      status,
+      metadata,
+    });
+  }
+
+  /** A template and its files on every host were deleted (by its team, an admin, or team deletion). */
+  snapshotDeleted(actor: Actor, teamId: string, templateId: string, metadata: Record<string, unknown>) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "template",
+      resourceId: formatId("template", templateId),
+      action: "delete",
+      scope: "team",
+      status: "warning",
+      metadata,
+    });
+  }
+
   /** A sandbox lifecycle action (create, pause, resume, destroy, and background state changes). */
   sandboxAction(
     actor: Actor,

@@ -131,8 +131,14 @@ export class SandboxesService {
     const name = assertSafeName(input.template ?? "minimal", "template");
     const template = await findTemplateByName(this.deps.db, team.id, name);
     if (!template) throw errors.notFound(`template ${name} not found`);
-    const vcpus = checkRange(input.vcpus ?? template.vcpus, sandboxLimits.vcpus, "vcpus");
-    const memoryMb = checkRange(input.memoryMb ?? template.memoryMb, sandboxLimits.memoryMb, "memory_mb");
+    // A snapshot's vCPUs and memory are baked into its RAM image; requests cannot change them.
+    const baked = template.type === "snapshot";
+    const vcpus = baked
+      ? template.vcpus
+      : checkRange(input.vcpus ?? template.vcpus, sandboxLimits.vcpus, "vcpus");
+    const memoryMb = baked
+      ? template.memoryMb
+      : checkRange(input.memoryMb ?? template.memoryMb, sandboxLimits.memoryMb, "memory_mb");
     const diskSizeMb = checkRange(
       input.diskSizeMb ?? DEFAULT_DISK_MB,
       sandboxLimits.diskSizeMb,
@@ -144,7 +150,7 @@ export class SandboxesService {
       "timeout_sec",
     );
 
-    const host = await this.pickHost(team.id, { vcpus, memoryMb });
+    const host = await this.pickHost(team.id, { vcpus, memoryMb }, template);
     const id = randomUUID();
     const envdAccessToken = randomBytes(24).toString("base64url");
     const metadata = input.metadata ?? {};
@@ -200,8 +206,19 @@ export class SandboxesService {
     return { sandbox: row, envdAccessToken };
   }
 
-  private async pickHost(teamId: string, request: { vcpus: number; memoryMb: number }): Promise<Host> {
-    const hosts = await listSchedulableHosts(this.deps.db, teamId);
+  private async pickHost(
+    teamId: string,
+    request: { vcpus: number; memoryMb: number },
+    template?: Template,
+  ): Promise<Host> {
+    let hosts = await listSchedulableHosts(this.deps.db, teamId);
+    // A template captured from a sandbox exists only on the disk of the host that captured it.
+    if (template?.hostId) {
+      hosts = hosts.filter((h) => h.id === template.hostId);
+      if (hosts.length === 0) {
+        throw errors.unavailable(`the host holding template ${template.name} is not online`);
+      }
+    }
     const load = await countActiveSandboxesByHost(
       this.deps.db,
       hosts.map((h) => h.id),
