@@ -29,6 +29,8 @@ export interface RunningAgent {
   server: AgentServer;
   /** Ids of sandboxes a previous run left behind and that are gone. */
   lostSandboxIds: string[];
+  /** Ids of running sandboxes a previous run left behind that this run took over. */
+  adoptedSandboxIds: string[];
   /** Stops serving; with `pauseSandboxes` running sandboxes are paused first (so a restart keeps them). */
   close(options?: { pauseSandboxes?: boolean }): Promise<void>;
 }
@@ -42,8 +44,9 @@ async function bootKernelForProbe(imageDataDir: string): Promise<string> {
 }
 
 /**
- * Wires the agent together and starts it: start-up recovery (orphan VMs killed,
- * lost sandboxes reported, stale network state removed), the TTL reaper, the
+ * Wires the agent together and starts it: start-up recovery (surviving VMs taken
+ * over with their network, other orphan VMs killed, lost sandboxes reported, stale
+ * network state removed), the TTL reaper, the
  * metrics sampler, and the Connect service + port proxy.
  */
 export async function startAgent(
@@ -57,19 +60,8 @@ export async function startAgent(
     tcgTbSizeMb: config.tcgTbSizeMb,
     probeKernel: await bootKernelForProbe(config.imageDataDir),
   });
-  let network: NetworkProvider;
-  if (config.network === "netns") {
-    const slots = config.netSlots;
-    const report = await cleanupStaleNetworks(
-      slots ? { match: (idx) => idx >= slots.first && idx <= slots.last } : {},
-    );
-    if (report.namespaces.length || report.links.length || report.rules) {
-      logger.warn(report, "removed network state left by a previous run");
-    }
-    network = new NamespaceNetworkProvider(slots);
-  } else {
-    network = new UserModeNetworkProvider();
-  }
+  const netns = config.network === "netns" ? new NamespaceNetworkProvider(config.netSlots) : undefined;
+  const network: NetworkProvider = netns ?? new UserModeNetworkProvider();
   const metrics = new MetricsRegistry();
   const trackers = new Map<string, ConnTracker>();
   const trackerOf = (id: string) => {
@@ -120,7 +112,18 @@ export async function startAgent(
       return { host: view.guestHost, conns: trackerOf(id) };
     },
   });
+  // Recovery first: sandboxes whose VM survived keep their network slot; everything else a
+  // previous run left in this agent's slots (namespaces, links, rules) is removed after.
   const recovery = await manager.recover();
+  if (netns) {
+    const slots = config.netSlots;
+    const report = await cleanupStaleNetworks({
+      match: (idx) => (!slots || (idx >= slots.first && idx <= slots.last)) && !netns.holds(idx),
+    });
+    if (report.namespaces.length || report.links.length || report.rules) {
+      logger.warn(report, "removed network state left by a previous run");
+    }
+  }
   const reaper = new TtlReaper(manager, logger, config.reaperIntervalMs);
   reaper.start();
   metrics.start();
@@ -149,6 +152,7 @@ export async function startAgent(
     manager,
     server,
     lostSandboxIds: recovery.lost,
+    adoptedSandboxIds: recovery.adopted,
     async close(options = {}) {
       await reaper.stop();
       await server.close();

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { HostAgentService } from "@wrenn/proto";
+import { HostAgentService, hostagent } from "@wrenn/proto";
 import { afterAll, describe, expect, it } from "vitest";
 import { cleanupStaleNetworks } from "./network/index.ts";
 import { freeLoopbackPort } from "./vmm/network-attachment.ts";
@@ -73,15 +73,35 @@ function alive(pid: number): boolean {
   }
 }
 
-function ourNetworkLeftovers(): string[] {
-  const names = [
+function networkLines(): string[] {
+  return [
     ...execFileSync("ip", ["netns", "list"]).toString().split("\n"),
     ...execFileSync("ip", ["-o", "link", "show"]).toString().split("\n"),
     ...execFileSync("iptables-save").toString().split("\n"),
   ];
-  return names.filter((line) =>
-    [...line.matchAll(/wrenn-(?:ns-|veth-|vp-)?(\d+)/g)].some((m) => inOurRange(Number(m[1]))),
+}
+
+/** Namespace, link and rule lines of the slots `which` accepts (default: all of ours). */
+function ourNetworkLeftovers(which: (idx: number) => boolean = inOurRange): string[] {
+  return networkLines().filter((line) =>
+    [...line.matchAll(/wrenn-(?:ns-|veth-|vp-)?(\d+)/g)].some(
+      (m) => inOurRange(Number(m[1])) && which(Number(m[1])),
+    ),
   );
+}
+
+/** What the agent saved about a running sandbox (pid, network slot). */
+async function runtimeOf(id: string): Promise<{ pid: number; network: { slot: number } }> {
+  const record = JSON.parse(await readFile(join(dataDir, "sandboxes", id, "sandbox.json"), "utf8"));
+  return record.runtime;
+}
+
+async function sh(agent: Agent, sandboxId: string, script: string): Promise<string> {
+  const r = await agent.client.exec({
+    sandboxId,
+    command: { cmd: "/bin/sh", args: ["-c", script], user: "root" },
+  });
+  return Buffer.from(r.stdout).toString();
 }
 
 afterAll(async () => {
@@ -101,48 +121,59 @@ afterAll(async () => {
 });
 
 describe("host agent crash recovery", () => {
-  it("after SIGKILL and restart reports lost sandboxes and leaves no process, namespace, link or rule", async () => {
+  it("after SIGKILL and restart takes over surviving VMs, reports the dead one lost and leaves nothing stale", async () => {
     dataDir = await mkdtemp(join(tmpdir(), "wrenn-crash-"));
     const port = await freeLoopbackPort();
     const first = await startAgentProcess(port);
-    await first.client.createSandbox({ sandboxId: "lost-one", teamId: "team-c", templateId: "minimal" });
-    const ok = await first.client.exec({
-      sandboxId: "lost-one",
-      command: { cmd: "/bin/echo", args: ["ok"] },
-    });
-    expect(Buffer.from(ok.stdout).toString()).toBe("ok\n");
-    await first.client.createSandbox({ sandboxId: "kept-paused", teamId: "team-c", templateId: "minimal" });
-    await first.client.exec({
-      sandboxId: "kept-paused",
-      command: { cmd: "/bin/sh", args: ["-c", "echo survived > /tmp/note"], user: "root" },
-    });
+    for (const id of ["survivor", "victim", "kept-paused"]) {
+      await first.client.createSandbox({ sandboxId: id, teamId: "team-c", templateId: "minimal" });
+    }
+    await sh(first, "survivor", "echo survived > /tmp/note");
+    const bgPid = (
+      await sh(first, "survivor", "setsid sleep 100000 </dev/null >/dev/null 2>&1 & echo $!")
+    ).trim();
+    expect(bgPid).toMatch(/^\d+$/);
+    await sh(first, "kept-paused", "echo paused-note > /tmp/note");
     await first.client.pauseSandbox({ sandboxId: "kept-paused" });
 
-    const vmPid = Number(await readFile(join(dataDir, "sandboxes", "lost-one", "vmm.pid"), "utf8"));
-    expect(alive(vmPid)).toBe(true);
+    const survivor = await runtimeOf("survivor");
+    const victim = await runtimeOf("victim");
+    expect(survivor.network.slot).not.toBe(victim.network.slot);
     first.child.kill("SIGKILL");
     await new Promise((r) => first.child.once("exit", r));
-    // The crash really leaves an orphan VM and its network behind…
-    expect(alive(vmPid)).toBe(true);
-    expect(ourNetworkLeftovers().length).toBeGreaterThan(0);
+    // The VMs outlive the agent (own session, no parent-death signal)…
+    expect(alive(survivor.pid)).toBe(true);
+    expect(alive(victim.pid)).toBe(true);
+    // …but one of them dies while no agent is there to see it.
+    process.kill(victim.pid, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ourNetworkLeftovers((idx) => idx === victim.network.slot).length).toBeGreaterThan(0);
 
-    // …which the restarted agent removes, reporting the sandbox it lost.
     const second = await startAgentProcess(port);
-    expect(second.output()).toMatch(/"lost":\["lost-one"\]/);
-    expect(alive(vmPid)).toBe(false);
-    expect(ourNetworkLeftovers()).toEqual([]);
+    expect(second.output()).toMatch(/"lost":\["victim"\]/);
+    expect(second.output()).toMatch(/"adopted":\["survivor"\]/);
+    // The dead one left nothing behind; the survivor kept its process and its network slot.
+    expect(ourNetworkLeftovers((idx) => idx === victim.network.slot)).toEqual([]);
+    expect(ourNetworkLeftovers((idx) => idx === survivor.network.slot).length).toBeGreaterThan(0);
+    expect(alive(survivor.pid)).toBe(true);
+    expect((await readdir(join(dataDir, "sandboxes"))).sort()).toEqual(["kept-paused", "survivor"]);
     const list = await second.client.listSandboxes({});
-    expect(list.sandboxes).toEqual([]);
-    expect(await readdir(join(dataDir, "sandboxes"))).toEqual(["kept-paused"]);
+    expect(list.sandboxes.map((s) => [s.sandboxId, s.state])).toEqual([
+      ["survivor", hostagent.SandboxState.RUNNING],
+    ]);
+    expect(await sh(second, "survivor", "cat /tmp/note")).toBe("survived\n");
+    expect(await sh(second, "survivor", `kill -0 ${bgPid} && echo running`)).toBe("running\n");
+    // A new sandbox does not get the survivor's slot.
+    await second.client.createSandbox({ sandboxId: "after", teamId: "team-c", templateId: "minimal" });
+    expect((await runtimeOf("after")).network.slot).not.toBe(survivor.network.slot);
+    expect(await sh(second, "survivor", "cat /tmp/note")).toBe("survived\n");
 
-    // A paused sandbox survives the crash: its state is on disk.
+    // A paused sandbox survives the crash too: its state is on disk.
     await second.client.resumeSandbox({ sandboxId: "kept-paused", timeoutSec: 0 });
-    const note = await second.client.exec({
-      sandboxId: "kept-paused",
-      command: { cmd: "/bin/cat", args: ["/tmp/note"], user: "root" },
-    });
-    expect(Buffer.from(note.stdout).toString()).toBe("survived\n");
-    await second.client.destroySandbox({ sandboxId: "kept-paused" });
+    expect(await sh(second, "kept-paused", "cat /tmp/note")).toBe("paused-note\n");
+    for (const id of ["kept-paused", "survivor", "after"])
+      await second.client.destroySandbox({ sandboxId: id });
+    expect(alive(survivor.pid)).toBe(false);
     second.child.kill("SIGTERM");
     await new Promise((r) => second.child.once("exit", r));
     expect(ourNetworkLeftovers()).toEqual([]);

@@ -8,6 +8,7 @@ import { allocatedBytes, createOverlay, MIB } from "../storage/disk.ts";
 import { type DataLayout, PLATFORM_TEAM_ID, SANDBOX_FILES } from "../storage/layout.ts";
 import { guestNetKernelArgs, type NetworkLease, type NetworkProvider } from "../vmm/network-attachment.ts";
 import type { VmInstance, Vmm, VmSpec } from "../vmm/types.ts";
+import { adoptSandbox, runtimeOf } from "./adopt.ts";
 import { KeyedLock } from "./keyed-lock.ts";
 import { killOrphanVmm } from "./orphans.ts";
 import { loadRecord, sandboxDirNames, saveRecord } from "./records.ts";
@@ -96,16 +97,36 @@ export class SandboxManager {
   }
 
   /**
-   * Start-up recovery: ends VMM processes a crashed run left behind, keeps
-   * paused sandboxes (their state is on disk), and removes the rest, reporting
-   * them as lost. Also removes incomplete template captures.
+   * Start-up recovery: takes over sandboxes whose VM survived the previous run
+   * (same process, QMP and envd answering, network slot kept), keeps paused
+   * sandboxes (their state is on disk), ends any other VMM process a crashed
+   * run left behind and removes those sandboxes, reporting them as lost. Also
+   * removes incomplete template captures.
    */
-  async recover(): Promise<{ lost: string[]; paused: string[]; killedPids: number[] }> {
+  async recover(): Promise<{ lost: string[]; adopted: string[]; paused: string[]; killedPids: number[] }> {
     await mkdir(this.o.layout.sandboxesDir, { recursive: true });
     const paused: string[] = [];
+    const adopted: string[] = [];
     const killedPids: number[] = [];
     for (const name of await sandboxDirNames(this.o.layout)) {
       const dir = join(this.o.layout.sandboxesDir, name);
+      const survivor = await loadRecord(dir);
+      if (survivor && survivor.id === name) {
+        const live = await adoptSandbox(survivor, dir, this.o).catch((err: unknown) => {
+          this.o.logger.warn({ err, sandboxId: name }, "taking over a surviving VM failed");
+          return undefined;
+        });
+        if (live) {
+          // The agent was down: whatever activity happened then is unknown, so the TTL starts anew.
+          survivor.lastActiveAt = new Date().toISOString();
+          survivor.autoPaused = false;
+          this.entries.set(name, { record: survivor, ...live });
+          await saveRecord(this.o.layout, survivor);
+          this.o.hooks?.onVmStarted?.(name, live.vm.pid, join(dir, SANDBOX_FILES.disk));
+          adopted.push(name);
+          continue;
+        }
+      }
       const killed = await killOrphanVmm(dir, name);
       if (killed) killedPids.push(killed);
       const record = await loadRecord(dir);
@@ -119,13 +140,14 @@ export class SandboxManager {
       this.lost.push(name);
     }
     killedPids.push(...(await this.removeIncompleteCaptures()));
+    if (adopted.length > 0) this.o.logger.info({ adopted }, "took over sandboxes that survived the agent");
     if (this.lost.length > 0 || killedPids.length > 0) {
       this.o.logger.warn(
         { lost: this.lost, killedPids },
         "sandboxes lost by a previous agent run were cleaned up",
       );
     }
-    return { lost: [...this.lost], paused, killedPids };
+    return { lost: [...this.lost], adopted, paused, killedPids };
   }
 
   /** Creates a sandbox from a template snapshot and waits until its envd answers. */
@@ -199,6 +221,7 @@ export class SandboxManager {
         entry.record.state = "running";
         // The inactivity clock starts when the sandbox is usable, not when its creation began.
         entry.record.lastActiveAt = new Date().toISOString();
+        entry.record.runtime = await runtimeOf(entry.vm, entry.lease);
         await saveRecord(this.o.layout, entry.record);
         this.o.hooks?.onVmStarted?.(id, entry.vm.pid, join(dir, SANDBOX_FILES.disk));
         return this.view(entry);
@@ -256,6 +279,7 @@ export class SandboxManager {
       entry.lease = undefined;
       entry.record.state = "paused";
       entry.record.autoPaused = auto;
+      entry.record.runtime = undefined;
       await saveRecord(this.o.layout, entry.record);
       return (await allocatedBytes(stateFile)) + (await allocatedBytes(join(dir, SANDBOX_FILES.disk)));
     });
@@ -311,6 +335,7 @@ export class SandboxManager {
       entry.record.autoPaused = false;
       entry.record.timeoutSec = timeoutSec;
       entry.record.lastActiveAt = new Date().toISOString();
+      entry.record.runtime = entry.lease ? await runtimeOf(entry.vm, entry.lease) : undefined;
       await saveRecord(this.o.layout, entry.record);
       this.o.hooks?.onVmStarted?.(id, entry.vm.pid, join(this.o.layout.sandboxDir(id), SANDBOX_FILES.disk));
       return this.view(entry);

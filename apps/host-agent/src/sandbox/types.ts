@@ -1,3 +1,5 @@
+import type { PersistedNetwork } from "../vmm/network-attachment.ts";
+
 /** Lifecycle states of a sandbox on this host. */
 export type SandboxState = "starting" | "running" | "pausing" | "paused" | "stopping" | "stopped" | "error";
 
@@ -26,6 +28,20 @@ export interface SandboxRecord {
   lastActiveAt: string;
   /** Network provider kind the VM ran with: a pause state only restores on the same kind. */
   networkKind: string;
+  /**
+   * While the VM runs: what a restarted agent needs to take it over (the VMM process
+   * survives an agent crash or upgrade). Absent when paused or not started yet.
+   */
+  runtime?: SandboxRuntime | undefined;
+}
+
+/** The live parts of a running sandbox, saved in its record (see {@link SandboxRecord.runtime}). */
+export interface SandboxRuntime {
+  /** VMM process id and its start time (`/proc/<pid>/stat` field 22): together they name one process. */
+  pid: number;
+  startTime: string;
+  /** The network lease (slot, namespace, addresses); the envd address follows from it. */
+  network: PersistedNetwork;
 }
 
 /** Input of {@link SandboxManager.create}. */

@@ -97,7 +97,14 @@ export function freeLoopbackPort(): Promise<number> {
 export interface NetworkLease {
   attachment: NetworkAttachment;
   release(): Promise<void>;
+  /** What a restarted agent needs to take the lease over with {@link NetworkProvider.adopt}. */
+  persisted?: PersistedNetwork;
 }
+
+/** A lease as saved in the sandbox record while its VM runs (JSON). */
+export type PersistedNetwork =
+  | { kind: "user"; port: number }
+  | { kind: "netns-tap"; slot: number; namespace: string; hostIp: string };
 
 /**
  * Hands out network attachments. The sandbox manager only knows this seam: the
@@ -109,6 +116,11 @@ export interface NetworkProvider {
   /** Recorded in snapshot metadata (`user`, `netns-tap`). */
   readonly kind: string;
   acquire(ownerId: string): Promise<NetworkLease>;
+  /**
+   * Takes over the lease of a VM that survived an agent restart (its network was left in
+   * place). Undefined when `persisted` is not this provider's or its slot is taken.
+   */
+  adopt?(ownerId: string, persisted: PersistedNetwork): Promise<NetworkLease | undefined>;
 }
 
 /** Provider of {@link UserModeNetwork} attachments (nothing to release but the port). */
@@ -116,6 +128,17 @@ export class UserModeNetworkProvider implements NetworkProvider {
   readonly kind = "user";
 
   async acquire(): Promise<NetworkLease> {
-    return { attachment: await UserModeNetwork.allocate(), release: async () => {} };
+    const attachment = await UserModeNetwork.allocate();
+    return {
+      attachment,
+      release: async () => {},
+      persisted: { kind: "user", port: attachment.envdEndpoint.port },
+    };
+  }
+
+  async adopt(_ownerId: string, persisted: PersistedNetwork): Promise<NetworkLease | undefined> {
+    if (persisted.kind !== "user") return undefined;
+    // The forward lives inside the QEMU process: it came along with the VM.
+    return { attachment: new UserModeNetwork(persisted.port), release: async () => {}, persisted };
   }
 }

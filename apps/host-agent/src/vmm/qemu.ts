@@ -196,8 +196,63 @@ export class QemuMicrovmDriver implements Vmm {
         cause: err,
       });
     }
-    return new QemuVm(spec.id, pid, child, exited, qmp, spec.runDir);
+    return new QemuVm(spec.id, pid, () => child.kill("SIGKILL"), exited, qmp, spec.runDir);
   }
+
+  /**
+   * Takes over a VM a previous agent run started (the process survives the agent: it runs in
+   * its own session with no parent-death signal). The pid must still be the same QEMU —
+   * its command line names `wrenn-<id>` and its start time matches `startTime` — and answer
+   * QMP with a running guest (a guest stopped mid-pause is continued). Returns undefined when
+   * the VM cannot be adopted; the caller then cleans it up.
+   */
+  async adopt(id: string, runDir: string, pid: number, startTime: string): Promise<VmInstance | undefined> {
+    if (!(await isSameProcess(pid, id, startTime))) return undefined;
+    let qmp: QmpClient;
+    try {
+      qmp = await QmpClient.connect(join(runDir, RUN_FILES.qmp), 5_000);
+    } catch {
+      return undefined;
+    }
+    try {
+      const status = await qmp.execute("query-status", {}, 5_000);
+      if (status.status !== "running") await qmp.execute("cont", {}, 5_000);
+    } catch {
+      qmp.close();
+      return undefined;
+    }
+    // Not our child: its end shows as the QMP socket closing, confirmed by /proc.
+    const exited = new Promise<number | null>((resolve) => {
+      const gone = async () => {
+        while (await isSameProcess(pid, id, startTime)) await new Promise((r) => setTimeout(r, 100));
+        resolve(null);
+      };
+      if (qmp.isClosed) void gone();
+      else qmp.once("close", () => void gone());
+    });
+    const kill = () => {
+      void isSameProcess(pid, id, startTime).then((same) => {
+        if (same) process.kill(pid, "SIGKILL");
+      });
+    };
+    return new QemuVm(id, pid, kill, exited, qmp, runDir);
+  }
+}
+
+/** Field 22 of `/proc/<pid>/stat` (start time in clock ticks since boot): with the pid it names one process. */
+export async function processStartTime(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  // The command name (field 2) may hold spaces; fields after it follow the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  if (!stat || rest[0] === "Z") return undefined;
+  return rest[19];
+}
+
+async function isSameProcess(pid: number, id: string, startTime: string): Promise<boolean> {
+  if (!Number.isInteger(pid) || pid <= 1) return false;
+  if ((await processStartTime(pid)) !== startTime) return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+  return cmdline.split("\0").includes(`wrenn-${id}`);
 }
 
 /** Machine-shaping options shared by capture and restore; changing any of them invalidates snapshots. */
@@ -290,7 +345,7 @@ class QemuVm implements VmInstance {
   constructor(
     readonly id: string,
     readonly pid: number,
-    private readonly child: ChildProcess,
+    private readonly forceKill: () => void,
     readonly exited: Promise<number | null>,
     readonly qmp: QmpClient,
     private readonly runDir: string,
@@ -309,7 +364,7 @@ class QemuVm implements VmInstance {
     this.killing ??= (async () => {
       if (this.running) {
         await this.qmp.execute("quit", {}, 2_000).catch(() => {});
-        const timer = setTimeout(() => this.child.kill("SIGKILL"), 2_000);
+        const timer = setTimeout(() => this.forceKill(), 2_000);
         await this.exited;
         clearTimeout(timer);
       }

@@ -79,6 +79,12 @@ export interface Vmm {
   readonly driver: string;
   /** Version, accelerator and machine shape; compared against snapshot metadata before a restore. */
   fingerprint(): Promise<VmmFingerprint>;
+  /**
+   * Takes over a VM a previous agent run left running (agent crash or upgrade): `pid` must
+   * still be that VMM (same start time, see `processStartTime`) and answer its control socket.
+   * Undefined when it cannot be adopted. Optional: a driver without it loses VMs on restart.
+   */
+  adopt?(id: string, runDir: string, pid: number, startTime: string): Promise<VmInstance | undefined>;
   /** Cold-boots a VM (template capture and benchmarks only; sandboxes start from snapshots). */
   boot(spec: VmSpec): Promise<VmInstance>;
   /** Starts a VM from a snapshot; resolves once the guest runs again. */
