@@ -15,6 +15,19 @@ describe("loadConfig", () => {
     expect(c.databaseUrl).toBeUndefined();
   });
 
+  it("host monitor timings: defaults detect a silent host within 2 minutes, env overrides them", () => {
+    const { hostMonitor } = loadConfig(base);
+    expect(hostMonitor).toEqual({ intervalSec: 30, staleAfterSec: 90 });
+    // Worst case: the last heartbeat just before the host died, the pass just before it went stale.
+    expect(hostMonitor.staleAfterSec + hostMonitor.intervalSec).toBeLessThanOrEqual(120);
+    expect(
+      loadConfig({ ...base, HOST_MONITOR_INTERVAL_SEC: "2", HOST_STALE_AFTER_SEC: "5" }).hostMonitor,
+    ).toEqual({ intervalSec: 2, staleAfterSec: 5 });
+    expect(() => loadConfig({ ...base, HOST_STALE_AFTER_SEC: "0" })).toThrow(
+      /^HOST_STALE_AFTER_SEC is invalid/,
+    );
+  });
+
   it("names a missing variable in one line", () => {
     expect(() => loadConfig({})).toThrow(ConfigError);
     expect(() => loadConfig({})).toThrow(/^JWT_SECRET is required/);

@@ -32,6 +32,8 @@ const EnvSchema = z.object({
   AUTH_RATE_LIMIT_WINDOW_SEC: positiveInt.default(60),
   TRUST_PROXY: bool.default(false),
   MAX_BODY_BYTES: positiveInt.default(1024 * 1024),
+  HOST_MONITOR_INTERVAL_SEC: positiveInt.default(30),
+  HOST_STALE_AFTER_SEC: positiveInt.default(90),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
@@ -59,6 +61,11 @@ export interface Config {
   rateLimit: { perIp: number; perAccount: number; windowSec: number };
   trustProxy: boolean;
   maxBodyBytes: number;
+  /**
+   * Host monitor timings: a pass every `intervalSec`; a host silent for `staleAfterSec` becomes
+   * `unreachable` (detected at most `staleAfterSec + intervalSec` after its last heartbeat).
+   */
+  hostMonitor: { intervalSec: number; staleAfterSec: number };
   logLevel: string;
 }
 
@@ -112,6 +119,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     trustProxy: e.TRUST_PROXY,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    hostMonitor: { intervalSec: e.HOST_MONITOR_INTERVAL_SEC, staleAfterSec: e.HOST_STALE_AFTER_SEC },
     logLevel: e.LOG_LEVEL,
   };
 }

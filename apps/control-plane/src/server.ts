@@ -55,8 +55,15 @@ export async function startControlPlane(options: {
   let ready = false;
   const hostPool = options.deps?.hostPool ?? new HostClientPool();
   const app = createApp({ config, db: db.db, redis, log, isReady: () => ready, hostPool, ...options.deps });
-  // Marks silent hosts unreachable and reconciles online ones, every 30 s.
-  const monitor = new HostMonitor({ db: db.db, pool: hostPool, audit: new AuditLogger(db.db, log), log });
+  // Marks silent hosts unreachable and reconciles online ones (HOST_MONITOR_INTERVAL_SEC).
+  const monitor = new HostMonitor({
+    db: db.db,
+    pool: hostPool,
+    audit: new AuditLogger(db.db, log),
+    log,
+    intervalMs: config.hostMonitor.intervalSec * 1000,
+    staleAfterMs: config.hostMonitor.staleAfterSec * 1000,
+  });
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host });
   server.on("upgrade", (req, socket, head) => void app.upgrades.dispatch(req, socket, head, log));
   try {

@@ -17,9 +17,9 @@ import type { AuditLogger } from "../services/audit.ts";
 import { callAgent, type HostClientPool } from "./pool.ts";
 import { type AgentReport, planReconciliation, type ReconcileAction } from "./reconcile.ts";
 
-/** A host silent this long becomes `unreachable`. */
+/** A host silent this long becomes `unreachable` (default of `HOST_STALE_AFTER_SEC`). */
 export const HOST_STALE_AFTER_MS = 90_000;
-/** How often the monitor runs. */
+/** How often the monitor runs (default of `HOST_MONITOR_INTERVAL_SEC`). */
 export const HOST_MONITOR_INTERVAL_MS = 30_000;
 
 /** What one monitor pass did. */
@@ -40,12 +40,14 @@ export interface HostMonitorOptions {
   log: Logger;
   /** Injected for tests. */
   now?: () => Date;
+  /** Default {@link HOST_STALE_AFTER_MS}. */
   staleAfterMs?: number;
+  /** Default {@link HOST_MONITOR_INTERVAL_MS}. */
   intervalMs?: number;
 }
 
 /**
- * Watches hosts: a host whose heartbeat is older than 90 s becomes
+ * Watches hosts: a host whose heartbeat is older than `staleAfterMs` (90 s) becomes
  * `unreachable` and its running sandboxes `missing` (reversible: the next
  * heartbeat brings the host back `online`). Every online host is then
  * reconciled against its agent's ListSandboxes (see {@link planReconciliation}).
@@ -60,7 +62,7 @@ export class HostMonitor {
     return this.o.now?.() ?? new Date();
   }
 
-  /** Runs a pass every 30 s until {@link stop}. */
+  /** Runs a pass every `intervalMs` (30 s) until {@link stop}. */
   start(): void {
     if (this.#timer) return;
     this.#timer = setInterval(() => {
