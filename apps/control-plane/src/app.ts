@@ -16,6 +16,7 @@ import { createRouter } from "./http/openapi.ts";
 import { UpgradeRegistry } from "./http/upgrade.ts";
 import type { OAuthProvider } from "./oauth/provider.ts";
 import { buildProviderRegistry } from "./oauth/registry.ts";
+import { PortProxy } from "./proxy/port-proxy.ts";
 import { OAuthStateSigner } from "./oauth/state.ts";
 import { registerAdminRoutes } from "./routes/admin.ts";
 import { registerApiKeyRoutes } from "./routes/api-keys.ts";
@@ -120,8 +121,14 @@ export function createApp(deps: AppDeps) {
     },
   };
 
+  // Sandbox port traffic is routed before the API (and before its body limit): see proxy/.
+  const portProxy = new PortProxy({ db, redis, log, domain: config.proxyDomain });
+  sandboxes.onStoppedRunning((id) => portProxy.access.invalidate(id));
+  upgrades.add(portProxy.upgradeHandler);
+
   const app = createRouter();
   app.use("*", requestContext(log));
+  app.use("*", portProxy.middleware);
   const globalBodyLimit = bodyLimit({
     maxSize: config.maxBodyBytes,
     onError: (c) =>

@@ -34,6 +34,18 @@ const EnvSchema = z.object({
   MAX_BODY_BYTES: positiveInt.default(1024 * 1024),
   HOST_MONITOR_INTERVAL_SEC: positiveInt.default(30),
   HOST_STALE_AFTER_SEC: positiveInt.default(90),
+  WRENN_PROXY_DOMAIN: z
+    .string()
+    .transform((v) => v.toLowerCase().replace(/^\.+|\.+$/g, ""))
+    .pipe(
+      z
+        .string()
+        .regex(
+          /^(?=.{1,200}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
+          "must be a DNS name such as sandbox.example.com",
+        ),
+    )
+    .optional(),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
@@ -66,6 +78,8 @@ export interface Config {
    * `unreachable` (detected at most `staleAfterSec + intervalSec` after its last heartbeat).
    */
   hostMonitor: { intervalSec: number; staleAfterSec: number };
+  /** Base domain of port-proxy host names (`{port}-{sandboxId}.{domain}`); unset = header form only. */
+  proxyDomain: string | undefined;
   logLevel: string;
 }
 
@@ -120,6 +134,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: e.TRUST_PROXY,
     maxBodyBytes: e.MAX_BODY_BYTES,
     hostMonitor: { intervalSec: e.HOST_MONITOR_INTERVAL_SEC, staleAfterSec: e.HOST_STALE_AFTER_SEC },
+    proxyDomain: e.WRENN_PROXY_DOMAIN,
     logLevel: e.LOG_LEVEL,
   };
 }

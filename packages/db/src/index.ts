@@ -14,6 +14,7 @@ export * from "./queries/audit.ts";
 export * from "./queries/hosts.ts";
 export * from "./queries/metrics.ts";
 export * from "./queries/oauth.ts";
+export * from "./queries/sandbox-proxy.ts";
 export * from "./queries/sandboxes.ts";
 export * from "./queries/teams.ts";
 export * from "./queries/templates.ts";

@@ -118,6 +118,26 @@ export class SandboxesService {
     },
   ) {}
 
+  private readonly leaveListeners: ((sandboxId: string) => void | Promise<void>)[] = [];
+
+  /**
+   * Registers a listener run after a sandbox stops running here (paused or destroyed),
+   * e.g. so the port proxy drops its cached route at once. Its failures are logged only.
+   */
+  onStoppedRunning(listener: (sandboxId: string) => void | Promise<void>): void {
+    this.leaveListeners.push(listener);
+  }
+
+  private async notifyStoppedRunning(sandboxId: string): Promise<void> {
+    for (const listener of this.leaveListeners) {
+      try {
+        await listener(sandboxId);
+      } catch (err) {
+        this.deps.log.warn({ err, sandboxId }, "sandbox state listener failed");
+      }
+    }
+  }
+
   private now(): Date {
     return this.deps.now?.() ?? new Date();
   }
@@ -326,6 +346,7 @@ export class SandboxesService {
       }
     }
     await updateSandbox(this.deps.db, row.id, { state: "stopped" }, this.now());
+    await this.notifyStoppedRunning(row.id);
     await this.deps.audit.sandboxAction(actor, row.teamId, row.id, "destroy", { status: "warning" });
   }
 
@@ -379,6 +400,7 @@ export class SandboxesService {
       this.agent(host).pauseSandbox({ sandboxId: formatId("sandbox", row.id) }),
     );
     const updated = await transitionSandbox(this.deps.db, row.id, ["running"], "paused", this.now());
+    await this.notifyStoppedRunning(row.id);
     await this.deps.audit.sandboxAction(actorOf(auth), row.teamId, row.id, "pause");
     return updated ?? (await this.get(auth, id));
   }

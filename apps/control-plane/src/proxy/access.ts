@@ -1,0 +1,135 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { errors, type Logger } from "@wrenn/common";
+import {
+  type Database,
+  findApiKeyByHash,
+  getSandboxProxyTarget,
+  type SandboxState,
+  touchSandboxActivity,
+} from "@wrenn/db";
+import type { Redis } from "ioredis";
+import { API_KEY_PREFIX, hashApiKey } from "../auth/api-keys.ts";
+import type { ProxyAddress } from "./address.ts";
+
+/** A sandbox's routing facts as cached (the access token only as its SHA-256). */
+interface CachedTarget {
+  teamId: string;
+  state: SandboxState;
+  hostAddress: string;
+  hostStatus: string | null;
+  tokenHash: string | null;
+}
+
+/** The credentials a proxied request may carry. */
+export interface ProxyCredentials {
+  /** `X-API-Key`: a team API key; its team must own the sandbox. */
+  apiKey?: string | undefined;
+  /** `X-Access-Token`: the sandbox's envd access token (what the `e2b` SDK sends). */
+  accessToken?: string | undefined;
+}
+
+/** Where an authorized request goes. */
+export interface ProxyDestination {
+  /** The owning host agent's `ip:port`. */
+  hostAddress: string;
+}
+
+/** How long a lookup stays cached; pause and destroy drop it at once. */
+export const PROXY_CACHE_TTL_SEC = 30;
+// Proxied traffic writes last_active_at at most this often per sandbox.
+const ACTIVITY_INTERVAL_SEC = 30;
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest();
+
+/**
+ * Decides whether a proxied request may reach a sandbox port, and where it goes.
+ * Lookups of running sandboxes are cached in Redis (one query per miss); other
+ * states are read fresh every time so a resumed or new sandbox is reachable at once.
+ */
+export class ProxyAccess {
+  constructor(private readonly deps: { db: Database; redis: Redis; log: Logger; ttlSec?: number }) {}
+
+  private key(sandboxId: string): string {
+    return `wrenn:proxy:target:${sandboxId}`;
+  }
+
+  /** Drops the cached lookup of a sandbox (called when it is paused or destroyed). */
+  async invalidate(sandboxId: string): Promise<void> {
+    await this.deps.redis.del(this.key(sandboxId));
+  }
+
+  private async lookup(sandboxId: string): Promise<CachedTarget | undefined> {
+    const cached = await this.deps.redis.get(this.key(sandboxId)).catch((err: unknown) => {
+      this.deps.log.warn({ err }, "port proxy cache read failed; using the database");
+      return null;
+    });
+    if (cached) return JSON.parse(cached) as CachedTarget;
+    const row = await getSandboxProxyTarget(this.deps.db, sandboxId);
+    if (!row) return undefined;
+    const target: CachedTarget = {
+      teamId: row.teamId,
+      state: row.state,
+      hostAddress: row.hostAddress,
+      hostStatus: row.hostStatus,
+      tokenHash: row.envdAccessToken ? sha256(row.envdAccessToken).toString("hex") : null,
+    };
+    if (target.state === "running" && target.hostStatus === "online") {
+      await this.deps.redis
+        .set(this.key(sandboxId), JSON.stringify(target), "EX", this.deps.ttlSec ?? PROXY_CACHE_TTL_SEC)
+        .catch((err: unknown) => this.deps.log.warn({ err }, "port proxy cache write failed"));
+    }
+    return target;
+  }
+
+  /**
+   * Authorizes a request for `address`: `unauthenticated` without a valid credential,
+   * `not_found` for a sandbox the credential's team does not own, `failed_precondition`
+   * when the sandbox is not running, `unavailable` when its host is not online.
+   */
+  async authorize(address: ProxyAddress, creds: ProxyCredentials): Promise<ProxyDestination> {
+    if (!creds.apiKey && !creds.accessToken) {
+      throw errors.unauthenticated("the port proxy needs an X-API-Key or the sandbox's X-Access-Token");
+    }
+    const target = await this.lookup(address.sandboxId);
+    if (!(await this.allowed(target, creds))) {
+      if (creds.apiKey) throw errors.notFound("sandbox not found");
+      throw errors.unauthenticated("invalid access token");
+    }
+    if (!target) throw errors.notFound("sandbox not found");
+    if (target.state !== "running") {
+      throw errors.failedPrecondition(`sandbox is ${target.state}; resume it to reach its ports`);
+    }
+    if (target.hostStatus !== "online" || !target.hostAddress) {
+      throw errors.unavailable(`the host of this sandbox is ${target.hostStatus ?? "gone"}`);
+    }
+    this.recordActivity(address.sandboxId);
+    return { hostAddress: target.hostAddress };
+  }
+
+  private async allowed(target: CachedTarget | undefined, creds: ProxyCredentials): Promise<boolean> {
+    if (creds.accessToken && target?.tokenHash) {
+      const given = sha256(creds.accessToken);
+      if (timingSafeEqual(given, Buffer.from(target.tokenHash, "hex"))) return true;
+    }
+    if (!creds.apiKey) return false;
+    // Re-checked against the database on every request, so a revoked key stops at once.
+    const found = creds.apiKey.startsWith(API_KEY_PREFIX)
+      ? await findApiKeyByHash(this.deps.db, hashApiKey(creds.apiKey))
+      : undefined;
+    if (!found) throw errors.unauthenticated("invalid API key");
+    return target !== undefined && found.key.teamId === target.teamId;
+  }
+
+  /**
+   * Counts proxied traffic as activity without a database write per request: the host
+   * agent resets its inactivity timer on every proxied request, and `last_active_at`
+   * is written at most once per interval (a Redis `SET NX` claims the write).
+   */
+  private recordActivity(sandboxId: string): void {
+    const { redis, db, log } = this.deps;
+    void redis
+      .set(`wrenn:proxy:active:${sandboxId}`, "1", "EX", ACTIVITY_INTERVAL_SEC, "NX")
+      .then((claimed) => (claimed ? touchSandboxActivity(db, sandboxId) : undefined))
+      .catch((err: unknown) => log.warn({ err }, "recording proxied activity failed"));
+  }
+}

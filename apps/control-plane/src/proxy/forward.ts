@@ -1,0 +1,201 @@
+import {
+  Agent,
+  type ClientRequest,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
+import type { Duplex } from "node:stream";
+import { errors, type WrennError } from "@wrenn/common";
+import { ENVD_PORT, type ProxyAddress } from "./address.ts";
+
+/** Headers that describe one connection hop and are never forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+]);
+
+/**
+ * The headers sent on to the agent (and so to the guest). The team's API key never
+ * reaches code in the sandbox; the envd access token goes only to envd, which checks it.
+ */
+export function forwardedHeaders(
+  headers: IncomingHttpHeaders,
+  address: ProxyAddress,
+  clientAddress: string | undefined,
+): OutgoingHttpHeaders {
+  const named = new Set(
+    String(headers.connection ?? "")
+      .split(",")
+      .map((n) => n.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
+    if (name === "x-api-key") continue;
+    if (name === "x-access-token" && address.port !== ENVD_PORT) continue;
+    out[name] = value;
+  }
+  if (clientAddress) {
+    const prior = headers["x-forwarded-for"];
+    out["x-forwarded-for"] = prior ? `${prior}, ${clientAddress}` : clientAddress;
+  }
+  return out;
+}
+
+/** The agent's port-proxy path for `address` and the client's path+query. */
+export function agentPath(address: ProxyAddress, url: string | undefined): string {
+  const path = url?.startsWith("/") ? url : `/${url ?? ""}`;
+  return `/proxy/${address.wireId}/${address.port}${path}`;
+}
+
+function splitAddress(hostAddress: string): { host: string; port: number } {
+  const colon = hostAddress.lastIndexOf(":");
+  const host = hostAddress.slice(0, colon).replace(/^\[|\]$/g, "");
+  return { host, port: Number(hostAddress.slice(colon + 1)) };
+}
+
+/** Failure reaching the agent itself (the agent's own 502 for a silent guest port passes through). */
+function agentUnreachable(cause: unknown): WrennError {
+  return errors.unavailable("the host agent of this sandbox is unreachable", cause);
+}
+
+/**
+ * Streams requests to host agents' `/proxy/{sandboxId}/{port}/…` over HTTP/1.1:
+ * bodies flow in both directions as they arrive (nothing is buffered), so Connect
+ * server-streaming and long downloads work, and WebSocket upgrades are spliced.
+ */
+export class AgentForwarder {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
+
+  /**
+   * Forwards `req` and writes the agent's answer to `res`. Resolves when the exchange is
+   * over; rejects (before anything was written) when the agent cannot be reached.
+   */
+  forwardHttp(
+    req: IncomingMessage,
+    res: ServerResponse,
+    hostAddress: string,
+    address: ProxyAddress,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const upstream = httpRequest({
+        ...splitAddress(hostAddress),
+        method: req.method,
+        path: agentPath(address, req.url),
+        headers: forwardedHeaders(req.headers, address, req.socket.remoteAddress),
+        agent: this.agent,
+      });
+      res.once("close", () => {
+        if (!res.writableFinished) upstream.destroy();
+      });
+      upstream.on("response", (answer) => {
+        const headers: OutgoingHttpHeaders = { ...extraHeaders };
+        for (const [name, value] of Object.entries(answer.headers)) {
+          if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+        }
+        res.writeHead(answer.statusCode ?? 502, headers);
+        // Streamed responses (server-streaming RPCs, event streams) reach the client chunk by chunk.
+        res.flushHeaders();
+        answer.on("error", () => res.destroy());
+        answer.pipe(res);
+        res.once("close", () => resolve(answer.statusCode ?? 502));
+      });
+      upstream.on("error", (err) => {
+        if (res.headersSent) {
+          res.destroy();
+          resolve(502);
+        } else reject(agentUnreachable(err));
+      });
+      req.on("error", () => upstream.destroy());
+      req.pipe(upstream);
+    });
+  }
+
+  /** Performs a WebSocket (any HTTP/1.1 Upgrade) through the agent and splices the sockets. */
+  forwardUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    hostAddress: string,
+    address: ProxyAddress,
+  ): void {
+    const headers = forwardedHeaders(req.headers, address, req.socket.remoteAddress);
+    headers.connection = "Upgrade";
+    if (req.headers.upgrade) headers.upgrade = req.headers.upgrade;
+    // Upgraded connections never return to a pool.
+    const upstream: ClientRequest = httpRequest({
+      ...splitAddress(hostAddress),
+      method: req.method,
+      path: agentPath(address, req.url),
+      headers,
+      agent: false,
+    });
+    let agentSocket: Duplex | undefined;
+    socket.on("error", () => socket.destroy());
+    socket.once("close", () => {
+      if (!agentSocket) upstream.destroy();
+    });
+    upstream.on("upgrade", (answer, upstreamSocket, upstreamHead) => {
+      agentSocket = upstreamSocket;
+      socket.write(rawHead(answer));
+      if (upstreamHead.length) socket.write(upstreamHead);
+      if (head.length) upstreamSocket.write(head);
+      upstreamSocket.on("error", () => socket.destroy());
+      upstreamSocket.once("close", () => socket.destroy());
+      socket.once("close", () => upstreamSocket.destroy());
+      upstreamSocket.pipe(socket);
+      socket.pipe(upstreamSocket);
+    });
+    upstream.on("response", (answer) => {
+      // Refused upgrade (or an error from the agent): relay the answer and close.
+      socket.write(rawHead(answer, { connection: "close" }));
+      answer.pipe(socket);
+    });
+    upstream.on("error", (err) => {
+      if (agentSocket) socket.destroy();
+      else writeRawError(socket, agentUnreachable(err), 503);
+    });
+    upstream.end();
+  }
+
+  /** Closes pooled connections to agents. */
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Status line and headers of `answer` for a raw socket (the upgrade path). */
+function rawHead(answer: IncomingMessage, override: Record<string, string> = {}): string {
+  const lines = [`HTTP/1.1 ${answer.statusCode} ${answer.statusMessage ?? ""}`];
+  for (let i = 0; i < answer.rawHeaders.length; i += 2) {
+    const name = answer.rawHeaders[i] ?? "";
+    if (name.toLowerCase() in override) continue;
+    lines.push(`${name}: ${answer.rawHeaders[i + 1] ?? ""}`);
+  }
+  for (const [name, value] of Object.entries(override)) lines.push(`${name}: ${value}`);
+  return `${lines.join("\r\n")}\r\n\r\n`;
+}
+
+/** Answers a raw (upgrade) socket with a `{code, message}` error and closes it. */
+export function writeRawError(socket: Duplex, err: WrennError, status: number): void {
+  if (socket.destroyed) return;
+  const json = JSON.stringify(err.toJSON());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`,
+  );
+}
