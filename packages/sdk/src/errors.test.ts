@@ -1,0 +1,103 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, test } from "vitest";
+import {
+  AuthenticationError,
+  CommandExitError,
+  ConflictError,
+  errorFromConnect,
+  errorFromHttp,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  RateLimitError,
+  SandboxError,
+  TimeoutError,
+  WrennError,
+} from "./errors.ts";
+
+describe("errorFromHttp", () => {
+  test.each([
+    ["not_found", 404, NotFoundError],
+    ["unauthenticated", 401, AuthenticationError],
+    ["permission_denied", 403, AuthenticationError],
+    ["invalid_argument", 400, InvalidArgumentError],
+    ["already_exists", 409, ConflictError],
+    ["failed_precondition", 409, FailedPreconditionError],
+    ["resource_exhausted", 429, RateLimitError],
+    ["unavailable", 503, SandboxError],
+    ["internal", 500, SandboxError],
+  ])("control plane body {code: %s} → its class", (code, status, cls) => {
+    const err = errorFromHttp(status, JSON.stringify({ code, message: `msg ${code}` }));
+    expect(err).toBeInstanceOf(cls);
+    expect(err).toBeInstanceOf(WrennError);
+    expect(err.code).toBe(code);
+    expect(err.status).toBe(status);
+    expect(err.message).toBe(`msg ${code}`);
+  });
+
+  test("the body's code wins over the status (409 can be either conflict kind)", () => {
+    const conflict = errorFromHttp(409, '{"code":"already_exists","message":"taken"}');
+    const state = errorFromHttp(409, '{"code":"failed_precondition","message":"paused"}');
+    expect(conflict).toBeInstanceOf(ConflictError);
+    expect(conflict).not.toBeInstanceOf(FailedPreconditionError);
+    expect(state).toBeInstanceOf(FailedPreconditionError);
+    // A precondition failure is still a conflict for callers that catch broadly.
+    expect(state).toBeInstanceOf(ConflictError);
+  });
+
+  test("envd's numeric {code: 404} falls back to the status", () => {
+    const err = errorFromHttp(404, '{"code":404,"message":"path \'/x\' does not exist"}');
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err.message).toBe("path '/x' does not exist");
+  });
+
+  test("a non-JSON body keeps the status and says what failed", () => {
+    const err = errorFromHttp(502, "<html>Bad Gateway</html>", "GET /v1/sandboxes");
+    expect(err).toBeInstanceOf(SandboxError);
+    expect(err.code).toBe("unavailable");
+    expect(err.message).toContain("GET /v1/sandboxes failed with HTTP 502");
+    expect(errorFromHttp(504, "")).toBeInstanceOf(TimeoutError);
+    expect(errorFromHttp(418, "").code).toBe("internal");
+  });
+});
+
+describe("errorFromConnect", () => {
+  test.each([
+    [Code.NotFound, NotFoundError, "not_found"],
+    [Code.Unauthenticated, AuthenticationError, "unauthenticated"],
+    [Code.PermissionDenied, AuthenticationError, "permission_denied"],
+    [Code.InvalidArgument, InvalidArgumentError, "invalid_argument"],
+    [Code.AlreadyExists, ConflictError, "already_exists"],
+    [Code.FailedPrecondition, FailedPreconditionError, "failed_precondition"],
+    [Code.ResourceExhausted, RateLimitError, "resource_exhausted"],
+    [Code.DeadlineExceeded, TimeoutError, "deadline_exceeded"],
+    [Code.Unavailable, SandboxError, "unavailable"],
+    [Code.Internal, SandboxError, "internal"],
+    [Code.Unknown, SandboxError, "internal"],
+  ])("Connect code %s → its class", (code, cls, ours) => {
+    const err = errorFromConnect(new ConnectError("boom", code));
+    expect(err).toBeInstanceOf(cls);
+    expect(err.code).toBe(ours);
+    expect(err.message).toBe("boom");
+  });
+
+  test("typed errors pass through; anything else is an unavailable SandboxError", () => {
+    const typed = new NotFoundError("x");
+    expect(errorFromConnect(typed)).toBe(typed);
+    const other = errorFromConnect(new TypeError("fetch failed"), "list processes");
+    expect(other).toBeInstanceOf(SandboxError);
+    expect(other.code).toBe("unavailable");
+    expect(other.message).toBe("list processes failed: fetch failed");
+  });
+});
+
+test("CommandExitError carries the whole result", () => {
+  const err = new CommandExitError({ exitCode: 3, stdout: "out", stderr: "err", error: undefined });
+  expect(err).toBeInstanceOf(WrennError);
+  expect(err.code).toBe("command_failed");
+  expect(err.exitCode).toBe(3);
+  expect(err.stdout).toBe("out");
+  expect(err.stderr).toBe("err");
+  expect(err.result).toEqual({ exitCode: 3, stdout: "out", stderr: "err", error: undefined });
+  expect(err.message).toBe("command exited with code 3");
+});
