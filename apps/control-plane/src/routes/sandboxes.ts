@@ -273,6 +273,28 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
   app.openapi(action("resume", "Resume a paused sandbox"), async (c) =>
     c.json(sandboxView(await svc.resume(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
   );
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/sandboxes/{id}/connect",
+      tags: ["sandboxes"],
+      summary: "Resume the sandbox if paused and answer it with its envd access token (for SDKs)",
+      security: keyOrJwtSecurity,
+      middleware: mw,
+      request: { params: IdParam },
+      responses: {
+        200: jsonResponse(CreatedSchema, "The running sandbox"),
+        ...errorResponses(401, 403, 404, 409, 503),
+      },
+    }),
+    async (c) => {
+      const { sandbox, envdAccessToken } = await svc.connect(
+        c.get("auth"),
+        sandboxId(c.req.valid("param").id),
+      );
+      return c.json({ ...sandboxView(sandbox), envd_access_token: envdAccessToken ?? "" }, 200);
+    },
+  );
   app.openapi(action("ping", "Mark a sandbox active (postpones its auto-pause)"), async (c) =>
     c.json(sandboxView(await svc.ping(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
   );

@@ -420,6 +420,20 @@ export class SandboxesService {
     return { ...(updated ?? row), state: "running", lastActiveAt: now };
   }
 
+  /**
+   * A sandbox ready for envd traffic and its envd access token (what an SDK
+   * needs to reach envd through the port proxy): resumes it first when paused.
+   */
+  async connect(
+    auth: AuthContext,
+    id: string,
+  ): Promise<{ sandbox: Sandbox; envdAccessToken: string | null }> {
+    let row = await this.get(auth, id);
+    if (row.state === "paused") row = await this.resume(auth, id);
+    else this.requireState(row, ["running"], "connect to");
+    return { sandbox: row, envdAccessToken: row.envdAccessToken };
+  }
+
   /** Marks the sandbox active: resets the agent's inactivity timer and `last_active_at`. */
   async ping(auth: AuthContext, id: string): Promise<Sandbox> {
     const row = await this.get(auth, id);
