@@ -9,6 +9,10 @@ import { ExitCode } from "./command.ts";
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   image: () => import("./commands/image.ts"),
   up: () => import("./commands/up.ts"),
+  login: () => import("./commands/login.ts"),
+  sandbox: () => import("./commands/sandbox.ts"),
+  files: () => import("./commands/files.ts"),
+  snapshot: () => import("./commands/snapshot.ts"),
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -30,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     return ExitCode.usage;
   }
   const { command } = await load();
-  if (rest.includes("--help") || rest.includes("-h")) {
+  if (!command.ownHelp && (rest.includes("--help") || rest.includes("-h"))) {
     console.log(command.usage);
     return ExitCode.ok;
   }

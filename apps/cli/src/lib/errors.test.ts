@@ -55,7 +55,15 @@ describe("errorMessage", () => {
       url: "http://127.0.0.1:9",
     });
     expect(errorMessage(err)).toBe(
-      "cannot reach the Wrenn API http://127.0.0.1:9 (ECONNREFUSED); is it running? (check --url / WRENN_API_URL)",
+      "cannot reach the Wrenn API at http://127.0.0.1:9: connect ECONNREFUSED (is it running? check --url / WRENN_API_URL)",
+    );
+  });
+
+  it("treats a fetch failure without a socket code (a blocked port) as unreachable", () => {
+    const err = new TypeError("fetch failed", { cause: new Error("bad port") });
+    expect(exitCodeFor(err)).toBe(ExitCode.unavailable);
+    expect(errorMessage(err)).toBe(
+      "cannot reach the Wrenn API: bad port (is it running? check --url / WRENN_API_URL)",
     );
   });
 

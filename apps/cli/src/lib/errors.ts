@@ -69,13 +69,27 @@ function field(value: unknown, key: string): unknown {
   return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
 }
 
-/** The socket error code behind an error or its cause chain (fetch wraps them in `TypeError: fetch failed`). */
+/**
+ * The socket error code behind an error or its cause chain (fetch wraps them in
+ * `TypeError: fetch failed`); `fetch failed` itself when fetch gave no code (e.g. a blocked port).
+ */
 function networkCode(err: unknown): string | undefined {
+  let fetchFailed = false;
   for (let e: unknown = err, depth = 0; e && depth < 5; e = field(e, "cause"), depth++) {
     const code = field(e, "code");
     if (typeof code === "string" && networkCodes.has(code)) return code;
+    if (e instanceof TypeError && e.message === "fetch failed") fetchFailed = true;
   }
-  return undefined;
+  return fetchFailed ? "fetch failed" : undefined;
+}
+
+/** The innermost message of a cause chain (what actually went wrong on the socket). */
+function rootMessage(err: unknown): string | undefined {
+  let message: string | undefined;
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = field(e, "cause"), depth++) {
+    if (e instanceof Error && e.message) message = e.message;
+  }
+  return message;
 }
 
 /** The exit code for anything a command threw (see the table in apps/cli/README.md). */
@@ -95,10 +109,11 @@ export function exitCodeFor(err: unknown): ExitCodeValue {
 export function errorMessage(err: unknown): string {
   const net = networkCode(err);
   let message = err instanceof Error ? err.message : String(err);
-  if (net && !message.includes(net)) {
+  if (net && message === "fetch failed") {
     const url = field(err, "url");
-    const where = typeof url === "string" ? ` ${url}` : "";
-    message = `cannot reach the Wrenn API${where} (${net}); is it running? (check --url / WRENN_API_URL)`;
+    const where = typeof url === "string" ? ` at ${url}` : "";
+    const reason = rootMessage(err) ?? net;
+    message = `cannot reach the Wrenn API${where}: ${reason === "fetch failed" ? net : reason} (is it running? check --url / WRENN_API_URL)`;
   }
   const line = message.split("\n").find((l) => l.trim() !== "") ?? "unknown error";
   return line.trim();

@@ -60,7 +60,7 @@ export async function runSubcommand(prefix: string, sub: Subcommand, argv: strin
   try {
     return await sub.run(argv);
   } catch (err) {
-    reportError(prefix, err, sub.usage);
+    reportError(prefix, err);
     return exitCodeFor(err);
   }
 }
@@ -75,10 +75,9 @@ export function singleCommand(name: string, sub: Subcommand): Command {
   };
 }
 
-/** Prints one line for `err` on stderr; usage errors add the subcommand's usage. */
-export function reportError(prefix: string, err: unknown, usage?: string): void {
-  const line = `${prefix}: ${errorMessage(err)}`;
-  if (err instanceof UsageError && usage) console.error(`${line}\n\n${usage}`);
-  else console.error(line);
+/** Prints one line for `err` on stderr; a usage error points at the subcommand's `--help`. */
+export function reportError(prefix: string, err: unknown): void {
+  const hint = err instanceof UsageError ? ` (see '${prefix} --help')` : "";
+  console.error(`${prefix}: ${errorMessage(err)}${hint}`);
   if (process.env.WRENN_DEBUG && !(err instanceof CliError)) console.error(err);
 }

@@ -1,0 +1,87 @@
+import { CommandExitError, Sandbox } from "@wrenn/sdk";
+import { ExitCode } from "../command.ts";
+import { parse, positionalArgs } from "../lib/args.ts";
+import { connection } from "../lib/client.ts";
+import { CliError } from "../lib/errors.ts";
+import type { Subcommand } from "../lib/group.ts";
+import { enterRawMode } from "../lib/terminal.ts";
+
+/** Ctrl-D: what a piped (non-terminal) stdin's end becomes, so the remote shell sees end-of-input. */
+const EOT = Uint8Array.of(4);
+
+/** `wrenn sandbox shell <id>`: an interactive terminal in the sandbox. */
+export const shellCommand: Subcommand = {
+  summary: "Open an interactive terminal in a sandbox",
+  usage: `Usage: wrenn sandbox shell <id> [--user NAME] [--cwd DIR]
+
+Opens a login shell (bash) on a terminal in the sandbox, sized like yours and resized with it
+(a paused sandbox is resumed first). Everything you type goes to the sandbox, Ctrl-C included;
+'exit' or Ctrl-D ends the shell and this command, with the shell's exit code.
+
+Options:
+  --user NAME   user to log in as (default: user; root for administration)
+  --cwd DIR     starting directory (default: the user's home)`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, { user: { type: "string" }, cwd: { type: "string" } });
+    const [id] = positionalArgs(positionals, ["id"]) as [string];
+    const { stdin, stdout } = process;
+    const size = () => ({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
+    const sandbox = await Sandbox.connect(id, await connection());
+    const term = await sandbox.pty.create({
+      ...size(),
+      user: values.user,
+      cwd: values.cwd,
+      envs: { TERM: process.env.TERM || "xterm-256color" },
+      onData: (data) =>
+        stdout.write(data)
+          ? undefined
+          : new Promise<void>((resolve) => stdout.once("drain", () => resolve())),
+    });
+
+    // Keystrokes go out one at a time in order; the first failure ends the session.
+    let queue: Promise<void> = Promise.resolve();
+    let sendFailure: unknown;
+    const send = (bytes: Uint8Array) => {
+      queue = queue
+        .then(() => (sendFailure ? undefined : sandbox.pty.sendInput(term.pid, bytes)))
+        .catch((err: unknown) => {
+          sendFailure ??= err;
+          term.disconnect();
+        });
+    };
+    const onInput = (chunk: Buffer) => send(chunk);
+    const onEnd = () => send(EOT);
+    const onResize = () => {
+      void sandbox.pty.resize(term.pid, size()).catch(() => undefined);
+    };
+    const onSignal = (signal: NodeJS.Signals) => {
+      restore();
+      void sandbox.pty.kill(term.pid).finally(() => process.exit(signal === "SIGHUP" ? 129 : 143));
+    };
+
+    const restore = enterRawMode(stdin);
+    stdin.on("data", onInput);
+    stdin.on("end", onEnd);
+    stdin.resume();
+    process.on("SIGWINCH", onResize);
+    process.once("SIGTERM", onSignal);
+    process.once("SIGHUP", onSignal);
+    try {
+      await term.wait();
+      return ExitCode.ok;
+    } catch (err) {
+      if (sendFailure) throw sendFailure;
+      if (err instanceof CommandExitError && err.exitCode >= 0 && err.exitCode <= 255) return err.exitCode;
+      if (err instanceof CommandExitError) throw new CliError("the shell was killed");
+      throw err;
+    } finally {
+      restore();
+      stdin.off("data", onInput);
+      stdin.off("end", onEnd);
+      stdin.pause();
+      process.off("SIGWINCH", onResize);
+      process.off("SIGTERM", onSignal);
+      process.off("SIGHUP", onSignal);
+    }
+  },
+};

@@ -1,0 +1,126 @@
+import { Sandbox } from "@wrenn/sdk";
+import { ExitCode } from "../command.ts";
+import { parse, positionalArgs } from "../lib/args.ts";
+import { connection } from "../lib/client.ts";
+import { UsageError } from "../lib/errors.ts";
+import { commandGroup } from "../lib/group.ts";
+import { ago, bytes, details, json, table } from "../lib/output.ts";
+import { apiRequest } from "../lib/rest.ts";
+import { withSpinner } from "../lib/spinner.ts";
+
+/** A template as `/v1/snapshots` answers it (also the `--json` form). */
+interface TemplateJson {
+  id: string;
+  name: string;
+  type: string;
+  team_id: string;
+  platform: boolean;
+  vcpus: number;
+  memory_mb: number;
+  size_bytes: number;
+  host_id: string | null;
+  created_at: string;
+}
+
+function templateDetails(t: TemplateJson): string {
+  return details([
+    ["ID", t.id],
+    ["Name", t.name],
+    ["Type", t.type],
+    ["vCPUs", String(t.vcpus)],
+    ["Memory", `${t.memory_mb} MB`],
+    ["Size", bytes(t.size_bytes)],
+    ["Created", `${t.created_at} (${ago(t.created_at)})`],
+  ]);
+}
+
+const create = {
+  summary: "Capture a running sandbox as a named template",
+  usage: `Usage: wrenn snapshot create <sandbox-id> --name NAME [--json]
+
+Captures the sandbox's memory and disk as a template; 'wrenn sandbox create --template NAME'
+then starts new sandboxes where this one was. The sandbox keeps running. An existing snapshot
+of the team with the same name is replaced.
+
+Options:
+  --name NAME   the template's name (letters, digits, '-', '_', '.')
+  --json        print the template as JSON`,
+  async run(argv: string[]) {
+    const { values, positionals } = parse(argv, { name: { type: "string" } });
+    const [id] = positionalArgs(positionals, ["sandbox-id"]) as [string];
+    if (!values.name) throw new UsageError("missing --name NAME");
+    const name = values.name;
+    const conn = await connection();
+    const snap = await withSpinner(`Snapshotting ${id} as ${name}`, async () => {
+      const sandbox = await Sandbox.connect(id, conn);
+      return sandbox.createSnapshot({ name, requestTimeoutMs: 0 });
+    });
+    const t = snap.raw as unknown as TemplateJson;
+    if (values.json) process.stdout.write(json(t));
+    else console.log(`Created snapshot ${t.name} (${t.id}).\n${templateDetails(t)}`);
+    return ExitCode.ok;
+  },
+};
+
+const list = {
+  summary: "List the team's snapshots and the platform's templates",
+  usage: `Usage: wrenn snapshot list [--type snapshot|image] [--json]`,
+  async run(argv: string[]) {
+    const { values, positionals } = parse(argv, { type: { type: "string" } });
+    positionalArgs(positionals, []);
+    if (values.type && values.type !== "snapshot" && values.type !== "image") {
+      throw new UsageError(`--type must be snapshot or image, got '${values.type}'`);
+    }
+    const query = values.type ? `?type=${values.type}` : "";
+    // The SDK has no snapshot listing; this is one of the two REST calls the CLI makes itself.
+    const { templates } = await apiRequest<{ templates: TemplateJson[] }>(
+      await connection(),
+      "GET",
+      `/v1/snapshots${query}`,
+    );
+    if (values.json) process.stdout.write(json(templates));
+    else {
+      console.log(
+        table(templates, [
+          { header: "NAME", value: (t) => t.name },
+          { header: "ID", value: (t) => t.id },
+          { header: "TYPE", value: (t) => (t.platform ? `${t.type} (platform)` : t.type) },
+          { header: "VCPUS", value: (t) => String(t.vcpus), right: true },
+          { header: "MEMORY", value: (t) => `${t.memory_mb} MB`, right: true },
+          { header: "SIZE", value: (t) => bytes(t.size_bytes), right: true },
+          { header: "CREATED", value: (t) => ago(t.created_at) },
+        ]),
+      );
+    }
+    return ExitCode.ok;
+  },
+};
+
+const remove = {
+  summary: "Delete snapshots by name (their files on every host too)",
+  usage: `Usage: wrenn snapshot delete <name>… [--json]
+
+Deletes each snapshot of the team and its files on every host. Sandboxes already started
+from it keep running.`,
+  async run(argv: string[]) {
+    const { values, positionals } = parse(argv, {});
+    if (positionals.length === 0) throw new UsageError("missing <name>");
+    const conn = await connection();
+    const deleted: string[] = [];
+    for (const name of positionals) {
+      // Like `list`, deletion is not in the SDK: a direct REST call.
+      await apiRequest(conn, "DELETE", `/v1/snapshots/${encodeURIComponent(name)}`);
+      deleted.push(name);
+      if (!values.json) console.log(`Deleted snapshot ${name}.`);
+    }
+    if (values.json) process.stdout.write(json({ deleted }));
+    return ExitCode.ok;
+  },
+};
+
+/** `wrenn snapshot create|list|delete`. */
+export const command = commandGroup("snapshot", "Capture sandboxes as templates; list and delete them", {
+  create,
+  list,
+  delete: remove,
+});
