@@ -1,9 +1,11 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createLogger, type Logger } from "@wrenn/common";
-import { createTestDatabase, type TestDatabase } from "@wrenn/db";
+import { createTestDatabase, freePort, type TestDatabase } from "@wrenn/db";
 import {
   connectToControlPlane,
   type HostSession,
@@ -64,16 +66,181 @@ export interface TestDeploymentOptions {
  * missing: `startAgent` and the first sandbox create throw with the reason.
  */
 export async function startTestDeployment(options: TestDeploymentOptions = {}): Promise<TestDeployment> {
+  let agent: RunningAgent | undefined;
+  let session: HostSession | undefined;
+  const base = await startControlPlaneAndUsers(options.env, async (url, adminToken, agentDataDir, log) => {
+    const close = async () => {
+      await session?.stop().catch(() => {});
+      await agent?.close().catch(() => {});
+    };
+    try {
+      const agentConfig = loadAgentConfig(
+        [
+          "--listen",
+          "127.0.0.1:0",
+          "--data-dir",
+          agentDataDir,
+          "--network",
+          "user",
+          ...(options.agentArgs ?? []),
+        ],
+        {
+          WRENN_DATA_DIR: process.env.WRENN_DATA_DIR || "/var/lib/wrenn",
+          ...(process.env.WRENN_ACCEL ? { WRENN_ACCEL: process.env.WRENN_ACCEL } : {}),
+        },
+      );
+      agent = await startAgent(agentConfig, log);
+      const host = await request(url, "POST", "/v1/hosts", { token: adminToken, body: { type: "regular" } });
+      session = await connectToControlPlane({
+        credentialsPath: join(agentDataDir, "host-credentials.json"),
+        dataDir: agentDataDir,
+        controlPlaneUrl: url,
+        registrationToken: host.registration_token,
+        address: `127.0.0.1:${agent.server.port}`,
+        logger: log,
+        onRevoked: async () => {},
+        ...(options.heartbeatMs ? { intervalMs: options.heartbeatMs } : {}),
+      });
+      return { hostId: session.credentials.hostId, close };
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  });
+  if (!agent || !session) throw new Error("host agent did not start");
+  return { ...base, agent, session };
+}
+
+/** A host agent running as its own OS process, so a test can SIGKILL it and start it again. */
+export interface AgentProcess {
+  /** The agent's RPC port (kept across restarts: the host row names this address). */
+  port: number;
+  /** Its data directory (credentials, sandboxes, templates). */
+  dataDir: string;
+  /** The current process. */
+  child: ChildProcess;
+  /** Everything the current and earlier processes printed. */
+  output(): string;
+  /** Sends `signal` and waits for the process to exit. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+  /** Starts the agent again from its saved credentials (no `--register`), once it has started. */
+  restart(): Promise<void>;
+}
+
+/** A {@link TestDeployment} whose host agent is a separate process ({@link AgentProcess}). */
+export type ProcessTestDeployment = Omit<TestDeployment, "agent" | "session"> & {
+  agentProcess: AgentProcess;
+};
+
+/** Options of {@link startTestDeploymentWithAgentProcess}. */
+export interface ProcessTestDeploymentOptions {
+  /** Extra control plane environment, e.g. short `HOST_MONITOR_INTERVAL_SEC` / `HOST_STALE_AFTER_SEC`. */
+  env?: Record<string, string>;
+  /** Extra agent environment, e.g. `{ WRENN_HEARTBEAT_INTERVAL_MS: "1000" }`. */
+  agentEnv?: Record<string, string>;
+}
+
+const AGENT_MAIN = fileURLToPath(import.meta.resolve("@wrenn/host-agent/main"));
+
+/**
+ * Like {@link startTestDeployment}, but the host agent runs as its own process
+ * (`host-agent --register … --address … --control-plane …`, user-mode guest networking),
+ * registered through the same one-time-token flow; {@link AgentProcess.restart} starts it
+ * again without `--register`, as an operator restarting a crashed agent would.
+ */
+export async function startTestDeploymentWithAgentProcess(
+  options: ProcessTestDeploymentOptions = {},
+): Promise<ProcessTestDeployment> {
+  let agentProcess: AgentProcess | undefined;
+  const base = await startControlPlaneAndUsers(options.env, async (url, adminToken, agentDataDir) => {
+    const host = await request(url, "POST", "/v1/hosts", { token: adminToken, body: { type: "regular" } });
+    const port = await freePort();
+    const common = ["--listen", `127.0.0.1:${port}`, "--data-dir", agentDataDir, "--network", "user"];
+    let out = "";
+    const launch = async (args: string[], ready: RegExp) => {
+      const child = spawn(process.execPath, ["--import", "tsx", AGENT_MAIN, ...common, ...args], {
+        env: {
+          ...process.env,
+          WRENN_DATA_DIR: process.env.WRENN_DATA_DIR || "/var/lib/wrenn",
+          LOG_LEVEL: "info",
+          ...options.agentEnv,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const onData = (d: Buffer) => {
+        out += d.toString();
+      };
+      child.stdout?.on("data", onData);
+      child.stderr?.on("data", onData);
+      const mark = out.length;
+      const deadline = Date.now() + 90_000;
+      while (!ready.test(out.slice(mark))) {
+        if (child.exitCode !== null) throw new Error(`host agent exited:\n${out.slice(mark)}`);
+        if (Date.now() > deadline) throw new Error(`host agent did not start:\n${out.slice(mark)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return child;
+    };
+    let child = await launch(
+      ["--register", host.registration_token, "--address", `127.0.0.1:${port}`, "--control-plane", url],
+      /registered with the control plane/,
+    );
+    const proc: AgentProcess = {
+      port,
+      dataDir: agentDataDir,
+      get child() {
+        return child;
+      },
+      output: () => out,
+      async kill(signal) {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill(signal);
+        await exited;
+      },
+      async restart() {
+        child = await launch([], /host agent started/);
+      },
+    };
+    agentProcess = proc;
+    return {
+      hostId: host.host.id as string,
+      close: async () => {
+        // SIGTERM pauses the agent's sandboxes; tests that want them gone destroy them first.
+        await proc.kill("SIGTERM");
+      },
+    };
+  });
+  if (!agentProcess) throw new Error("agent process did not start");
+  return { ...base, agentProcess };
+}
+
+interface BaseDeployment extends Omit<TestDeployment, "agent" | "session" | "hostId" | "agentDataDir"> {
+  hostId: string;
+  agentDataDir: string;
+}
+
+/**
+ * The parts every test deployment shares: database, Redis, a listening control plane, an
+ * admin and a team with an API key; `startHost` brings up and registers the host agent.
+ */
+async function startControlPlaneAndUsers(
+  env: Record<string, string> | undefined,
+  startHost: (
+    url: string,
+    adminToken: string,
+    agentDataDir: string,
+    log: Logger,
+  ) => Promise<{ hostId: string; close: () => Promise<void> }>,
+): Promise<BaseDeployment> {
   const log = createLogger("test-deployment", process.env.TEST_LOG_LEVEL ?? "silent");
   const database = await createTestDatabase();
   let redis: TestRedis | undefined;
   let controlPlane: RunningControlPlane | undefined;
-  let agent: RunningAgent | undefined;
-  let session: HostSession | undefined;
+  let host: { close: () => Promise<void> } | undefined;
   const agentDataDir = await mkdtemp(join(process.env.WRENN_TEST_TMP || tmpdir(), "wrenn-deploy-"));
   const cleanup = async () => {
-    await session?.stop().catch(() => {});
-    await agent?.close().catch(() => {});
+    await host?.close().catch(() => {});
     await controlPlane?.close().catch(() => {});
     await redis?.cleanup().catch(() => {});
     await database.cleanup().catch(() => {});
@@ -90,57 +257,28 @@ export async function startTestDeployment(options: TestDeploymentOptions = {}): 
       // Tests sign up many users from one address.
       AUTH_RATE_LIMIT_PER_IP: "100000",
       AUTH_RATE_LIMIT_PER_ACCOUNT: "100000",
-      ...options.env,
+      ...env,
     });
     // Port 0: the kernel picks a free one (CP_PORT itself must name a real port).
-    const config: Config = { ...parsed, port: options.env?.CP_PORT ? parsed.port : 0 };
+    const config: Config = { ...parsed, port: env?.CP_PORT ? parsed.port : 0 };
     controlPlane = await startControlPlane({ config, log, databaseUrl: database.url, redisUrl: redis.url });
     const url = controlPlane.url;
-
-    const agentConfig = loadAgentConfig(
-      [
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        agentDataDir,
-        "--network",
-        "user",
-        ...(options.agentArgs ?? []),
-      ],
-      {
-        WRENN_DATA_DIR: process.env.WRENN_DATA_DIR || "/var/lib/wrenn",
-        ...(process.env.WRENN_ACCEL ? { WRENN_ACCEL: process.env.WRENN_ACCEL } : {}),
-      },
-    );
-    agent = await startAgent(agentConfig, log);
-
     const admin = await signup(url, "Admin");
     await database.pool.query("UPDATE users SET is_admin = true WHERE id = $1", [admin.user.id.slice(4)]);
-    const host = await request(url, "POST", "/v1/hosts", { token: admin.token, body: { type: "regular" } });
-    session = await connectToControlPlane({
-      credentialsPath: join(agentDataDir, "host-credentials.json"),
-      dataDir: agentDataDir,
-      controlPlaneUrl: url,
-      registrationToken: host.registration_token,
-      address: `127.0.0.1:${agent.server.port}`,
-      logger: log,
-      onRevoked: async () => {},
-      ...(options.heartbeatMs ? { intervalMs: options.heartbeatMs } : {}),
-    });
-
+    const started = await startHost(url, admin.token, agentDataDir, log);
+    host = started;
     const newTeam = async (name = "User") => {
       const user = await signup(url, name);
       const key = await request(url, "POST", "/v1/api-keys", { token: user.token, body: { name: "test" } });
       return { token: user.token, apiKey: key.key as string, teamId: user.team.id };
     };
     const team = await newTeam();
-    const started = { agent, session, controlPlane };
     return {
       url,
       ...team,
       adminToken: admin.token,
-      hostId: session.credentials.hostId,
-      ...started,
+      hostId: started.hostId,
+      controlPlane,
       agentDataDir,
       config,
       database,

@@ -22,6 +22,8 @@ export interface AgentConfig {
   defaultDiskSizeMb: number;
   /** TTL reaper interval. */
   reaperIntervalMs: number;
+  /** Heartbeat interval towards the control plane (`WRENN_HEARTBEAT_INTERVAL_MS`, default 30 s). */
+  heartbeatIntervalMs: number;
   /** A terminal nobody is attached to is killed after this long without input or output. */
   ptyIdleTimeoutMs: number;
   /**
@@ -95,6 +97,7 @@ export function loadConfig(
     templateMemoryMb: intSetting(env.WRENN_TEMPLATE_MEMORY_MB, 512, "WRENN_TEMPLATE_MEMORY_MB"),
     defaultDiskSizeMb: intSetting(env.WRENN_DEFAULT_DISK_MB, 5120, "WRENN_DEFAULT_DISK_MB"),
     reaperIntervalMs: intSetting(env.WRENN_REAPER_INTERVAL_MS, 2000, "WRENN_REAPER_INTERVAL_MS"),
+    heartbeatIntervalMs: intSetting(env.WRENN_HEARTBEAT_INTERVAL_MS, 30_000, "WRENN_HEARTBEAT_INTERVAL_MS"),
     ptyIdleTimeoutMs: intSetting(env.WRENN_PTY_IDLE_TIMEOUT_MS, 120_000, "WRENN_PTY_IDLE_TIMEOUT_MS"),
     netSlots: parseSlotRange(env.WRENN_NET_SLOTS),
     controlPlane,

@@ -183,6 +183,7 @@ async function linkToControlPlane(agent: RunningAgent, logger: Logger): Promise<
     registrationToken: controlPlane.registrationToken,
     address: controlPlane.address,
     logger,
+    intervalMs: agent.config.heartbeatIntervalMs,
     onRevoked: async () => {
       logger.warn("the control plane revoked this host: pausing every sandbox");
       await agent.manager.pauseAll();
