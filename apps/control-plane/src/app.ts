@@ -29,6 +29,7 @@ import { registerOAuthRoutes } from "./routes/oauth.ts";
 import { ownBodyLimitPath, registerSandboxFileRoutes } from "./routes/sandbox-files.ts";
 import { registerSandboxMetricsRoutes } from "./routes/sandbox-metrics.ts";
 import { registerSandboxProcessRoutes } from "./routes/sandbox-processes.ts";
+import { registerSandboxStreamRoutes } from "./routes/sandbox-streams.ts";
 import { registerSandboxRoutes } from "./routes/sandboxes.ts";
 import { registerSnapshotRoutes } from "./routes/snapshots.ts";
 import { registerTeamRoutes } from "./routes/teams.ts";
@@ -41,6 +42,7 @@ import { HostsService } from "./services/hosts.ts";
 import { SandboxFilesService } from "./services/sandbox-files.ts";
 import { SandboxMetricsService } from "./services/sandbox-metrics.ts";
 import { SandboxProcessesService } from "./services/sandbox-processes.ts";
+import { SandboxStreamsService } from "./services/sandbox-streams.ts";
 import { SandboxesService } from "./services/sandboxes.ts";
 import { SnapshotsService } from "./services/snapshots.ts";
 import { type TeamDeletionHook, TeamsService } from "./services/teams.ts";
@@ -173,6 +175,7 @@ export function createApp(deps: AppDeps) {
     metrics: new SandboxMetricsService({ db, sandboxes, log }),
   });
   registerSandboxProcessRoutes(app, { ...routeDeps, processes: new SandboxProcessesService(sandboxes) });
+  registerSandboxStreamRoutes(app, { ...routeDeps, streams: new SandboxStreamsService({ sandboxes, log }) });
   registerSnapshotRoutes(app, { ...routeDeps, snapshots });
 
   app.doc31("/openapi.json", openApiInfo);

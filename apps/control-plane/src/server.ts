@@ -94,6 +94,7 @@ export async function startControlPlane(options: {
     async close() {
       ready = false;
       await monitor.stop();
+      await app.upgrades.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Keep-alive connections would hold close() open.

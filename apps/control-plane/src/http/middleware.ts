@@ -5,7 +5,7 @@ import { type Database, findApiKeyByHash, getUserById, touchApiKey } from "@wren
 import type { Context, MiddlewareHandler } from "hono";
 import { API_KEY_PREFIX, hashApiKey } from "../auth/api-keys.ts";
 import type { SessionTokens } from "../auth/jwt.ts";
-import type { AppEnv } from "./context.ts";
+import type { AppEnv, AuthContext } from "./context.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -48,25 +48,33 @@ export function clientIp(c: Context, trustProxy: boolean): string {
 // last_used_at is refreshed at most this often per key, so hot keys do not write on every request.
 const TOUCH_INTERVAL_MS = 10_000;
 
-/** The auth middlewares; every one re-reads the credential's subject from the database. */
+/** The credentials of a request, as its headers carry them. */
+export interface Credentials {
+  /** The `Authorization` header (`Bearer <JWT>`). */
+  authorization?: string | undefined;
+  /** The `X-API-Key` header. */
+  apiKey?: string | undefined;
+}
+
+/**
+ * The auth middlewares, and `authenticate` for requests that are not routed through
+ * Hono (WebSocket upgrades); every one re-reads the credential's subject from the database.
+ */
 export function authMiddlewares(deps: { db: Database; tokens: SessionTokens }) {
   const { db, tokens } = deps;
   const lastTouch = new Map<string, number>();
 
-  const requireJWT: MiddlewareHandler<AppEnv> = async (c, next) => {
-    const header = c.req.header("authorization");
-    const match = header?.match(/^Bearer\s+(\S+)$/i);
+  const fromJwt = async (authorization: string | undefined, hasApiKey: boolean): Promise<AuthContext> => {
+    const match = authorization?.match(/^Bearer\s+(\S+)$/i);
     if (!match?.[1]) {
       throw errors.unauthenticated(
-        c.req.header("x-api-key")
-          ? "this route needs a user session (Bearer token), not an API key"
-          : undefined,
+        hasApiKey ? "this route needs a user session (Bearer token), not an API key" : undefined,
       );
     }
     const claims = await tokens.verify(match[1]);
     const user = await getUserById(db, claims.sub);
     if (!user) throw errors.unauthenticated("user no longer exists");
-    c.set("auth", {
+    return {
       kind: "jwt",
       userId: user.id,
       teamId: claims.team,
@@ -75,13 +83,10 @@ export function authMiddlewares(deps: { db: Database; tokens: SessionTokens }) {
       name: user.name,
       email: user.email,
       user,
-    });
-    await next();
+    };
   };
 
-  const requireAPIKeyOrJWT: MiddlewareHandler<AppEnv> = async (c, next) => {
-    const key = c.req.header("x-api-key");
-    if (key === undefined) return requireJWT(c, next);
+  const fromApiKey = async (key: string): Promise<AuthContext> => {
     if (!key.startsWith(API_KEY_PREFIX)) throw errors.unauthenticated("invalid API key");
     const found = await findApiKeyByHash(db, hashApiKey(key));
     if (!found) throw errors.unauthenticated("invalid API key");
@@ -94,7 +99,7 @@ export function authMiddlewares(deps: { db: Database; tokens: SessionTokens }) {
       if (lastTouch.size > 10_000) lastTouch.clear();
       await touchApiKey(db, row.id, new Date(now));
     }
-    c.set("auth", {
+    return {
       kind: "api_key",
       userId: row.createdBy,
       teamId: row.teamId,
@@ -104,7 +109,25 @@ export function authMiddlewares(deps: { db: Database; tokens: SessionTokens }) {
       email: "",
       apiKey: { id: row.id, name: row.name },
       team: found.team,
-    });
+    };
+  };
+
+  /** API key when `X-API-Key` is present, else the Bearer JWT; `unauthenticated` otherwise. */
+  const authenticate = (credentials: Credentials): Promise<AuthContext> =>
+    credentials.apiKey === undefined
+      ? fromJwt(credentials.authorization, false)
+      : fromApiKey(credentials.apiKey);
+
+  const requireJWT: MiddlewareHandler<AppEnv> = async (c, next) => {
+    c.set("auth", await fromJwt(c.req.header("authorization"), Boolean(c.req.header("x-api-key"))));
+    await next();
+  };
+
+  const requireAPIKeyOrJWT: MiddlewareHandler<AppEnv> = async (c, next) => {
+    c.set(
+      "auth",
+      await authenticate({ authorization: c.req.header("authorization"), apiKey: c.req.header("x-api-key") }),
+    );
     await next();
   };
 
@@ -118,5 +141,5 @@ export function authMiddlewares(deps: { db: Database; tokens: SessionTokens }) {
     });
   };
 
-  return { requireJWT, requireAPIKeyOrJWT, requireAdmin };
+  return { requireJWT, requireAPIKeyOrJWT, requireAdmin, authenticate };
 }

@@ -20,10 +20,24 @@ export type UpgradeHandler = (
  */
 export class UpgradeRegistry {
   private readonly handlers: UpgradeHandler[] = [];
+  private readonly closers: (() => void | Promise<void>)[] = [];
 
   /** Adds a handler; earlier handlers see each request first. */
   add(handler: UpgradeHandler): void {
     this.handlers.push(handler);
+  }
+
+  /**
+   * Registers what ends a handler's open sockets at shutdown: upgraded sockets are no
+   * longer the HTTP server's, so `server.close()` would wait for them forever.
+   */
+  onClose(closer: () => void | Promise<void>): void {
+    this.closers.push(closer);
+  }
+
+  /** Ends every handler's open sockets (called by the server before it closes). */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.closers.map(async (c) => c()));
   }
 
   /** Offers the request to each handler in turn; `404` when none claims it. */

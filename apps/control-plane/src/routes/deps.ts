@@ -3,7 +3,8 @@ import type { Database } from "@wrenn/db";
 import type { MiddlewareHandler } from "hono";
 import type { HostTokens } from "../auth/host-tokens.ts";
 import type { Config } from "../config.ts";
-import type { AppEnv } from "../http/context.ts";
+import type { AppEnv, AuthContext } from "../http/context.ts";
+import type { Credentials } from "../http/middleware.ts";
 import type { UpgradeRegistry } from "../http/upgrade.ts";
 import type { OAuthProvider } from "../oauth/provider.ts";
 import type { OAuthStateSigner } from "../oauth/state.ts";
@@ -37,6 +38,8 @@ export interface RouteDeps {
     requireJWT: MiddlewareHandler<AppEnv>;
     requireAPIKeyOrJWT: MiddlewareHandler<AppEnv>;
     requireAdmin: MiddlewareHandler<AppEnv>;
+    /** The credential check behind `requireAPIKeyOrJWT`, for WebSocket upgrades. */
+    authenticate: (credentials: Credentials) => Promise<AuthContext>;
   };
   oauth: { providers: Map<string, OAuthProvider>; state: OAuthStateSigner };
 }
