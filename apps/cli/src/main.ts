@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   sandbox: () => import("./commands/sandbox.ts"),
   files: () => import("./commands/files.ts"),
   snapshot: () => import("./commands/snapshot.ts"),
+  host: () => import("./commands/host.ts"),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -15,7 +15,11 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-/** Starts `wrenn up` without DATABASE_URL/REDIS_URL, so it brings its own PostgreSQL and Redis. */
+/**
+ * Starts `wrenn up` without DATABASE_URL/REDIS_URL, so it brings its own PostgreSQL and Redis.
+ * No host agent here (it would start microVM networking outside the VM lock): up.vm.test.ts
+ * covers the agent.
+ */
 function startUp(port: number, dataDir: string) {
   const env = { ...process.env };
   delete env.DATABASE_URL;
@@ -23,7 +27,7 @@ function startUp(port: number, dataDir: string) {
   delete env.JWT_SECRET;
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", cli, "up", "--port", String(port), "--data-dir", dataDir],
+    ["--import", "tsx", cli, "up", "--port", String(port), "--data-dir", dataDir, "--no-agent"],
     {
       env,
       stdio: ["ignore", "pipe", "pipe"],

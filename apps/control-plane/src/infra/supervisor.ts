@@ -9,6 +9,8 @@ export interface Component {
   exited?(): Promise<unknown>;
   /** The part's child process, if it has one: signalled if this process dies without an ordered stop. */
   pid?(): number | undefined;
+  /** How long {@link stop} may take before shutdown moves on (default 15 s). */
+  stopTimeoutMs?: number;
 }
 
 const STOP_TIMEOUT_MS = 15_000;
@@ -71,11 +73,12 @@ export class Supervisor {
       for (const c of [...this.started].reverse()) {
         this.say(`stopping ${c.name}`);
         let timer: NodeJS.Timeout | undefined;
+        const limit = c.stopTimeoutMs ?? STOP_TIMEOUT_MS;
         const timeout = new Promise<void>((resolve) => {
           timer = setTimeout(() => {
-            this.say(`${c.name} did not stop within ${STOP_TIMEOUT_MS / 1000}s`);
+            this.say(`${c.name} did not stop within ${limit / 1000}s`);
             resolve();
-          }, STOP_TIMEOUT_MS);
+          }, limit);
         });
         await Promise.race([c.stop().catch((err) => this.say(`${c.name}: ${String(err)}`)), timeout]);
         clearTimeout(timer);

@@ -1,0 +1,66 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { agentArgs } from "./host.ts";
+
+const cli = fileURLToPath(new URL("../main.ts", import.meta.url));
+
+function runCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { stdio: "pipe" });
+  let out = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, out })));
+}
+
+describe("wrenn host", () => {
+  it("register passes the token, address and control plane to the agent and listens on the address' port", () => {
+    expect(
+      agentArgs("register", {
+        token: "wrh_x",
+        address: "10.0.0.5:5009",
+        "control-plane": "http://10.0.0.2:8080",
+        "data-dir": "/srv/agent",
+      }),
+    ).toEqual([
+      "--register",
+      "wrh_x",
+      "--address",
+      "10.0.0.5:5009",
+      "--control-plane",
+      "http://10.0.0.2:8080",
+      "--listen",
+      "0.0.0.0:5009",
+      "--data-dir",
+      "/srv/agent",
+    ]);
+    expect(agentArgs("run", { listen: "127.0.0.1:7000" })).toEqual(["--listen", "127.0.0.1:7000"]);
+  });
+
+  it("names missing or malformed flags", () => {
+    expect(agentArgs("register", { token: "t" })).toBe("missing --address, --control-plane");
+    expect(agentArgs("register", { token: "t", address: "nohost", "control-plane": "http://x" })).toMatch(
+      /--address must look like/,
+    );
+    expect(agentArgs("register", { token: "t", address: "1.2.3.4:5", "control-plane": "ftp://x" })).toMatch(
+      /--control-plane must be an http/,
+    );
+    expect(agentArgs("run", { token: "t" })).toMatch(/--token only go with 'register'/);
+  });
+
+  it("exits 2 with the usage on a bad invocation, before starting anything", async () => {
+    const missing = await runCli(["host", "register", "--token", "wrh_x"]);
+    expect(missing.code).toBe(2);
+    expect(missing.out).toMatch(/wrenn host register: missing --address, --control-plane/);
+    const unknown = await runCli(["host", "register", "--bogus"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.out).toMatch(/Unknown option '--bogus'/);
+    const help = await runCli(["host", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/start the host agent daemon/);
+  });
+});

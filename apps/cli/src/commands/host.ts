@@ -1,0 +1,100 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { type Command, ExitCode } from "../command.ts";
+
+const AGENT_MAIN = fileURLToPath(import.meta.resolve("@wrenn/host-agent/main"));
+
+const USAGE = `Usage:
+  wrenn host register --token <t> --address <ip:port> --control-plane <url> [--data-dir DIR] [--listen ADDR]
+  wrenn host run [--data-dir DIR] [--listen ADDR]
+
+Both start the host agent daemon (apps/host-agent) in the foreground, as root, and keep it
+running until Ctrl-C or SIGTERM (which pause its running sandboxes).
+
+register  registers this machine with the control plane using a one-time token from
+          POST /v1/hosts (an admin creates it; valid 1 hour), saves the host credentials in
+          <data-dir>/host-credentials.json (0600) and starts heartbeating.
+run       starts the agent again from the saved credentials (after a reboot or a crash:
+          sandboxes whose VM kept running are taken over).
+
+Options:
+  --token T            one-time registration token (wrh_...)
+  --address IP:PORT    where the control plane reaches this agent
+  --control-plane URL  the control plane's base URL, e.g. http://10.0.0.2:8080
+  --data-dir DIR       the agent's state (default /var/lib/wrenn)
+  --listen ADDR        listen address (default 0.0.0.0:<port of --address>, else 0.0.0.0:5007)`;
+
+/** `wrenn host register|run`: a thin launcher of the host agent daemon. */
+export const command: Command = {
+  summary: "Register this machine as a host and run its agent (host register|run)",
+  usage: USAGE,
+  async run(argv) {
+    const [sub, ...rest] = argv;
+    if (sub !== "register" && sub !== "run") {
+      console.error(USAGE);
+      return ExitCode.usage;
+    }
+    let values: Record<string, string | undefined>;
+    try {
+      ({ values } = parseArgs({
+        args: rest,
+        options: {
+          token: { type: "string" },
+          address: { type: "string" },
+          "control-plane": { type: "string" },
+          "data-dir": { type: "string" },
+          listen: { type: "string" },
+        },
+        strict: true,
+      }));
+    } catch (err) {
+      console.error(`wrenn host ${sub}: ${(err as Error).message}\n\n${USAGE}`);
+      return ExitCode.usage;
+    }
+    const args = agentArgs(sub, values);
+    if (typeof args === "string") {
+      console.error(`wrenn host ${sub}: ${args}\n\n${USAGE}`);
+      return ExitCode.usage;
+    }
+    return runAgent(args);
+  },
+};
+
+/** The agent's command line for `sub`, or a usage problem. */
+export function agentArgs(sub: "register" | "run", v: Record<string, string | undefined>): string[] | string {
+  const args: string[] = [];
+  if (sub === "register") {
+    const missing = ["token", "address", "control-plane"].filter((k) => !v[k]);
+    if (missing.length) return `missing ${missing.map((k) => `--${k}`).join(", ")}`;
+    if (!/^[^:\s]+:\d{1,5}$/.test(v.address ?? "")) return "--address must look like 10.0.0.5:5007";
+    if (!/^https?:\/\/\S+$/.test(v["control-plane"] ?? "")) return "--control-plane must be an http(s) URL";
+    args.push(
+      "--register",
+      v.token ?? "",
+      "--address",
+      v.address ?? "",
+      "--control-plane",
+      v["control-plane"] ?? "",
+    );
+  } else {
+    const stray = ["token", "address", "control-plane"].filter((k) => v[k]);
+    if (stray.length) return `${stray.map((k) => `--${k}`).join(", ")} only go with 'register'`;
+  }
+  const port = v.address?.split(":").pop();
+  args.push("--listen", v.listen ?? `0.0.0.0:${port ?? "5007"}`);
+  if (v["data-dir"]) args.push("--data-dir", v["data-dir"]);
+  return args;
+}
+
+/** Runs the agent in the foreground; signals to this process are passed on; resolves to its exit code. */
+function runAgent(args: string[]): Promise<number> {
+  const child = spawn(process.execPath, ["--import", "tsx", AGENT_MAIN, ...args], { stdio: "inherit" });
+  // Ctrl-C reaches the agent directly (same process group); SIGTERM to this process alone must too.
+  const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+  process.on("SIGTERM", forward("SIGTERM"));
+  process.on("SIGINT", () => {});
+  return new Promise((resolve) => {
+    child.once("exit", (code, signal) => resolve(code ?? (signal ? ExitCode.failure : ExitCode.ok)));
+  });
+}
