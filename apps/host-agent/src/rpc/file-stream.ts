@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errors } from "@wrenn/common";
+import type { hostagent } from "@wrenn/proto";
 import type { EnvdClient } from "../envd-client/client.ts";
 import { envdStreamRequest } from "../envd-client/stream-http.ts";
 import { envdHttpError, filesPath, toFileEntry } from "./guest.ts";
@@ -113,4 +114,31 @@ export async function writeFileStream(
   }
   const stat = await envd.filesystem.stat({ path }, { headers });
   return toFileEntry(stat.entry);
+}
+
+/**
+ * Splits a StreamWriteFile request stream into its metadata (which must be the
+ * first message, and the only one) and the chunks after it, pulled lazily so
+ * the upload flows through at the pace envd takes it.
+ */
+export async function splitWriteStream(stream: AsyncIterable<hostagent.StreamWriteFileRequest>): Promise<{
+  meta: hostagent.StreamWriteFileRequest_Metadata;
+  chunks: AsyncIterable<Uint8Array>;
+}> {
+  const it = stream[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done || first.value.payload.case !== "metadata") {
+    throw errors.invalidArgument("the first message must carry metadata");
+  }
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const next = await it.next();
+      if (next.done) return;
+      if (next.value.payload.case === "metadata") {
+        throw errors.invalidArgument("metadata must be sent exactly once, first");
+      }
+      if (next.value.payload.case === "chunk") yield next.value.payload.value;
+    }
+  }
+  return { meta: first.value.payload.value, chunks: chunks() };
 }

@@ -7,6 +7,7 @@ import type { SandboxManager } from "../sandbox/manager.ts";
 import type { TemplateOperations } from "../sandbox/template-ops.ts";
 import type { SandboxState, SandboxView } from "../sandbox/types.ts";
 import { toConnectError } from "./errors.ts";
+import { readFileStream, splitWriteStream, writeFileStream } from "./file-stream.ts";
 import * as guest from "./guest.ts";
 import { DEFAULT_PTY_IDLE_TIMEOUT_MS, PtySessions } from "./pty-sessions.ts";
 
@@ -226,33 +227,20 @@ export function createHostAgentService(deps: ServiceDeps): ServiceImpl<typeof Ho
     writeFile: unary("WriteFile", async (req: hostagent.WriteFileRequest) => ({
       entry: await guest.writeFile(manager.envd(req.sandboxId), req.path, req.user, req.content),
     })),
-    streamReadFile: streaming("StreamReadFile", async function* (req: hostagent.StreamReadFileRequest) {
+    streamReadFile: streaming("StreamReadFile", async function* (req: hostagent.StreamReadFileRequest, ctx) {
       const envd = manager.envd(req.sandboxId);
       const stat = await envd.filesystem.stat({ path: req.path }, { headers: envd.headers(req.user) });
       yield { payload: { case: "entry" as const, value: guest.toFileEntry(stat.entry) ?? {} } };
-      const content = await guest.readFile(envd, req.path, req.user);
-      const chunk = Math.min(req.chunkSizeBytes || 64 * 1024, 4 * 1024 * 1024);
-      for (let at = 0; at < content.length; at += chunk) {
-        yield { payload: { case: "chunk" as const, value: content.subarray(at, at + chunk) } };
+      for await (const chunk of readFileStream(envd, req.path, req.user, req.chunkSizeBytes, ctx.signal)) {
+        yield { payload: { case: "chunk" as const, value: chunk } };
       }
     }),
     streamWriteFile: unary(
       "StreamWriteFile",
-      async (stream: AsyncIterable<hostagent.StreamWriteFileRequest>) => {
-        let meta: hostagent.StreamWriteFileRequest_Metadata | undefined;
-        const chunks: Uint8Array[] = [];
-        for await (const msg of stream) {
-          if (msg.payload.case === "metadata") {
-            if (meta) throw errors.invalidArgument("metadata must be sent exactly once, first");
-            meta = msg.payload.value;
-          } else if (msg.payload.case === "chunk") {
-            if (!meta) throw errors.invalidArgument("the first message must carry metadata");
-            chunks.push(msg.payload.value);
-          }
-        }
-        if (!meta) throw errors.invalidArgument("the first message must carry metadata");
+      async (stream: AsyncIterable<hostagent.StreamWriteFileRequest>, ctx) => {
+        const { meta, chunks } = await splitWriteStream(stream);
         const envd = manager.envd(meta.sandboxId);
-        return { entry: await guest.writeFile(envd, meta.path, meta.user, Buffer.concat(chunks)) };
+        return { entry: await writeFileStream(envd, meta.path, meta.user, chunks, ctx.signal) };
       },
     ),
     listDir: unary("ListDir", async (req: hostagent.ListDirRequest) => {
