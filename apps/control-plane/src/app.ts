@@ -9,6 +9,7 @@ import { RateLimiter } from "./auth/rate-limit.ts";
 import type { Config } from "./config.ts";
 import { HostClientPool } from "./hosts/pool.ts";
 import { LeastLoadedScheduler, type Scheduler } from "./hosts/scheduler.ts";
+import { registerE2bRoutes } from "./e2b/routes.ts";
 import { mountDocs } from "./http/docs.ts";
 import { errorResponse } from "./http/errors.ts";
 import { authMiddlewares, requestContext } from "./http/middleware.ts";
@@ -175,6 +176,7 @@ export function createApp(deps: AppDeps) {
     metrics: new SandboxMetricsService({ db, sandboxes, log }),
   });
   registerSandboxProcessRoutes(app, { ...routeDeps, processes: new SandboxProcessesService(sandboxes) });
+  registerE2bRoutes(app, { ...routeDeps, metrics: new SandboxMetricsService({ db, sandboxes, log }) });
   registerSandboxStreamRoutes(app, { ...routeDeps, streams: new SandboxStreamsService({ sandboxes, log }) });
   registerSnapshotRoutes(app, { ...routeDeps, snapshots });
 

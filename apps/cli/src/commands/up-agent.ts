@@ -131,11 +131,13 @@ export function localAgentComponent(o: LocalAgentOptions): Component & { banner(
     launchArgs = ["--listen", `127.0.0.1:${port}`, "--data-dir", agentDir];
     env = { ...process.env, WRENN_DATA_DIR: imageDir, LOG_LEVEL: process.env.AGENT_LOG_LEVEL || "info" };
     const token = await adminToken(cp.db, o.jwtSecret);
-    if (creds && creds.controlPlaneUrl === cp.url && saved?.port === port) {
+    // Saved credentials are reused unless their host was deleted meanwhile (then they are refused).
+    const known = creds ? await hostExists(cp.url, token, creds.hostId) : false;
+    if (creds && known && creds.controlPlaneUrl === cp.url && saved?.port === port) {
       hostId = creds.hostId;
       await launch([], /host agent started/);
     } else {
-      // First run (or the control plane moved): one new host, registered like any other.
+      // First run (or the control plane moved, or the host was deleted): a new host, registered like any other.
       const created = await api(cp.url, "POST", "/v1/hosts", token, { type: "regular" });
       hostId = String((created.host as { id: string }).id);
       await launch(
@@ -257,6 +259,15 @@ async function api(
   const parsed = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${String(parsed.message ?? "")}`);
   return parsed;
+}
+
+/** True when the control plane still has host `hostWireId`. */
+async function hostExists(base: string, token: string, hostWireId: string): Promise<boolean> {
+  const res = await fetch(`${base}/v1/hosts/${encodeURIComponent(hostWireId)}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  await res.body?.cancel();
+  return res.ok;
 }
 
 /** Waits until the control plane lists the host `online` (its first heartbeat arrived). */

@@ -1,0 +1,271 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { errors } from "@wrenn/common";
+import type { Sandbox, SandboxState } from "@wrenn/db";
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../http/context.ts";
+import { formatId, parseIdOrInvalid, parseIdOrNotFound } from "../ids.ts";
+import type { RouteDeps } from "../routes/deps.ts";
+import { type MetricsRange, metricsRanges, type SandboxMetricsService } from "../services/sandbox-metrics.ts";
+import { sandboxLimits } from "../services/sandboxes.ts";
+import { e2bErrorResponse, readBody } from "./errors.ts";
+import {
+  type E2bState,
+  e2bListedSandbox,
+  e2bSandbox,
+  e2bSandboxDetail,
+  isGone,
+  wrennStatesOf,
+} from "./views.ts";
+
+/** Where the E2B-compatible API is mounted: `E2B_API_URL=<control plane>/e2b`. */
+export const E2B_PREFIX = "/e2b";
+
+// E2B's default template is "base"; Wrenn's is "minimal".
+const templateAliases: Record<string, string> = { base: "minimal" };
+
+const stringMap = (maxKeys: number, field: string) =>
+  z
+    .record(z.string().min(1).max(128), z.string().max(4096))
+    .refine((m) => Object.keys(m).length <= maxKeys, `at most ${maxKeys} ${field} entries`);
+
+// Loose: fields of newer SDKs that change nothing here pass; the ones that would
+// silently weaken what the caller asked for are refused below.
+const NewSandbox = z.looseObject({
+  templateID: z.string().min(1).max(256),
+  timeout: z.number().int().optional(),
+  autoPause: z.boolean().optional(),
+  secure: z.boolean().optional(),
+  allow_internet_access: z.boolean().optional(),
+  metadata: stringMap(64, "metadata").nullish(),
+  envVars: stringMap(256, "envVars").nullish(),
+  mcp: z.unknown().optional(),
+  volumeMounts: z.array(z.unknown()).optional(),
+  network: z
+    .looseObject({ allowOut: z.array(z.string()).optional(), denyOut: z.array(z.string()).optional() })
+    .optional(),
+});
+
+const TimeoutBody = z.looseObject({ timeout: z.number().int() });
+const ConnectBody = z.looseObject({ timeout: z.number().int().optional() });
+const RefreshBody = z.looseObject({ duration: z.number().int().min(0).max(3600).optional() });
+
+function checkTimeout(timeout: number): number {
+  const { min, max } = sandboxLimits.timeoutSec;
+  if (timeout < min || timeout > max)
+    throw errors.invalidArgument(`timeout must be from ${min} to ${max} seconds`);
+  return timeout;
+}
+
+function refuseUnsupported(body: z.infer<typeof NewSandbox>): void {
+  if (body.mcp !== undefined && body.mcp !== null)
+    throw errors.invalidArgument("mcp is not supported by Wrenn");
+  if (body.volumeMounts?.length) throw errors.invalidArgument("volumeMounts are not supported by Wrenn");
+  if (
+    body.allow_internet_access === false ||
+    body.network?.allowOut?.length ||
+    body.network?.denyOut?.length
+  ) {
+    throw errors.invalidArgument("egress rules (allow_internet_access, network) are not supported by Wrenn");
+  }
+}
+
+/** `state=running,paused` (or repeated) → Wrenn states; `invalid_argument` for any other value. */
+function parseStates(values: string[] | undefined): SandboxState[] {
+  const named = (values ?? []).flatMap((v) => v.split(",")).filter(Boolean);
+  const wanted = named.length ? named : ["running", "paused"];
+  return wanted.flatMap((s) => {
+    if (s !== "running" && s !== "paused") throw errors.invalidArgument("state must be running or paused");
+    return wrennStatesOf[s as E2bState];
+  });
+}
+
+/** E2B's metadata filter: `k=v&k2=v2` with each key and value URL-encoded once more. */
+function parseMetadata(value: string | undefined): Record<string, string> | undefined {
+  if (!value) return undefined;
+  try {
+    const pairs = [...new URLSearchParams(value)].map(([k, v]) => [
+      decodeURIComponent(k),
+      decodeURIComponent(v),
+    ]);
+    return Object.fromEntries(pairs);
+  } catch {
+    throw errors.invalidArgument("metadata must be URL-encoded key=value pairs");
+  }
+}
+
+function parseLimit(value: string | undefined): number {
+  if (value === undefined) return 100;
+  const n = /^\d{1,3}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= 1 && n <= 100)) throw errors.invalidArgument("limit must be an integer from 1 to 100");
+  return n;
+}
+
+/** The smallest metrics range covering `seconds` back from now (at most 24 h). */
+function rangeCovering(seconds: number): MetricsRange {
+  const spans: Record<MetricsRange, number> = {
+    "5m": 300,
+    "10m": 600,
+    "1h": 3600,
+    "2h": 7200,
+    "6h": 21_600,
+    "12h": 43_200,
+    "24h": 86_400,
+  };
+  return metricsRanges.find((r) => spans[r] >= seconds) ?? "24h";
+}
+
+function unixSeconds(value: string | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,12}$/.test(value)) throw errors.invalidArgument(`${field} must be a Unix time in seconds`);
+  return Number(value);
+}
+
+/**
+ * The subset of E2B's REST API that the official `e2b` SDK uses, under {@link E2B_PREFIX}:
+ * thin adapters over the sandbox services, authenticated by Wrenn API keys (`X-API-KEY`),
+ * with E2B's JSON shapes and error bodies. envd traffic itself goes through the port proxy.
+ */
+export function registerE2bRoutes(
+  app: OpenAPIHono<AppEnv>,
+  deps: RouteDeps & { metrics: SandboxMetricsService },
+): void {
+  const svc = deps.services.sandboxes;
+  const e2b = new Hono<AppEnv>();
+  e2b.onError((err, c) => e2bErrorResponse(err, c, c.get("log") ?? deps.log));
+  e2b.use("*", deps.mw.requireAPIKeyOrJWT);
+
+  const idOf = (wire: string) => parseIdOrNotFound("sandbox", wire, "sandbox");
+  /** A sandbox that still exists for E2B (killed ones are 404, as in E2B). */
+  const live = async (auth: AppEnv["Variables"]["auth"], wire: string): Promise<Sandbox> => {
+    const row = await svc.get(auth, idOf(wire));
+    if (isGone(row.state)) throw errors.notFound(`sandbox ${wire} not found`);
+    return row;
+  };
+
+  const create = async (c: Context<AppEnv>) => {
+    const body = await readBody(c, NewSandbox);
+    refuseUnsupported(body);
+    const { sandbox, envdAccessToken } = await svc.create(c.get("auth"), {
+      template: templateAliases[body.templateID] ?? body.templateID,
+      timeoutSec: body.timeout === undefined ? undefined : checkTimeout(body.timeout),
+      metadata: body.metadata ?? undefined,
+      envs: body.envVars ?? undefined,
+    });
+    return c.json(e2bSandbox(sandbox, envdAccessToken), 201);
+  };
+  e2b.post("/sandboxes", create);
+  e2b.post("/v2/sandboxes", create);
+
+  e2b.get("/v2/sandboxes", async (c) => {
+    const token = c.req.query("nextToken");
+    const page = await svc.list(c.get("auth"), {
+      states: parseStates(c.req.queries("state")),
+      metadata: parseMetadata(c.req.query("metadata")),
+      cursor: token ? parseIdOrInvalid("sandbox", token, "nextToken") : undefined,
+      limit: parseLimit(c.req.query("limit")),
+    });
+    if (page.nextCursor) c.header("x-next-token", formatId("sandbox", page.nextCursor));
+    return c.json(page.sandboxes.map(e2bListedSandbox));
+  });
+
+  // The v1 listing: running sandboxes only, unpaginated.
+  e2b.get("/sandboxes", async (c) => {
+    const auth = c.get("auth");
+    const metadata = parseMetadata(c.req.query("metadata"));
+    const all: Sandbox[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await svc.list(auth, { states: wrennStatesOf.running, metadata, cursor, limit: 100 });
+      all.push(...page.sandboxes);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return c.json(all.map(e2bListedSandbox));
+  });
+
+  e2b.get("/sandboxes/:id", async (c) =>
+    c.json(e2bSandboxDetail(await live(c.get("auth"), c.req.param("id")))),
+  );
+
+  e2b.delete("/sandboxes/:id", async (c) => {
+    const row = await live(c.get("auth"), c.req.param("id"));
+    await svc.destroy(c.get("auth"), row.id);
+    return c.body(null, 204);
+  });
+
+  e2b.post("/sandboxes/:id/pause", async (c) => {
+    const row = await live(c.get("auth"), c.req.param("id"));
+    await svc.pause(c.get("auth"), row.id); // already paused: failed_precondition → 409, as in E2B
+    return c.body(null, 204);
+  });
+
+  e2b.post("/sandboxes/:id/resume", async (c) => {
+    await readBody(c, ConnectBody);
+    const row = await live(c.get("auth"), c.req.param("id"));
+    const resumed = await svc.resume(c.get("auth"), row.id);
+    return c.json(e2bSandbox(resumed, row.envdAccessToken), 201);
+  });
+
+  // Connect: resumes a paused sandbox (201) or keeps a running one alive (200).
+  const connect = async (c: Context<AppEnv>) => {
+    const body = await readBody(c, ConnectBody);
+    if (body.timeout !== undefined) checkTimeout(body.timeout);
+    const auth = c.get("auth");
+    const row = await live(auth, c.req.param("id") ?? "");
+    if (row.state === "paused") {
+      return c.json(e2bSandbox(await svc.resume(auth, row.id), row.envdAccessToken), 201);
+    }
+    return c.json(e2bSandbox(await svc.ping(auth, row.id), row.envdAccessToken), 200);
+  };
+  e2b.post("/sandboxes/:id/connect", connect);
+  e2b.post("/v2/sandboxes/:id/connect", connect);
+
+  // Wrenn's timeout is an inactivity timer (auto-pause): setting or refreshing it restarts it.
+  e2b.post("/sandboxes/:id/timeout", async (c) => {
+    checkTimeout((await readBody(c, TimeoutBody)).timeout);
+    const row = await live(c.get("auth"), c.req.param("id"));
+    await svc.ping(c.get("auth"), row.id);
+    return c.body(null, 204);
+  });
+  e2b.post("/sandboxes/:id/refreshes", async (c) => {
+    await readBody(c, RefreshBody);
+    const row = await live(c.get("auth"), c.req.param("id"));
+    await svc.ping(c.get("auth"), row.id);
+    return c.body(null, 204);
+  });
+
+  e2b.get("/sandboxes/:id/metrics", async (c) => {
+    const now = Math.floor(Date.now() / 1000);
+    const start = unixSeconds(c.req.query("start"), "start");
+    const end = unixSeconds(c.req.query("end"), "end");
+    const row = await live(c.get("auth"), c.req.param("id"));
+    const m = await deps.metrics.get(
+      c.get("auth"),
+      row.id,
+      rangeCovering(start === undefined ? 300 : now - start),
+    );
+    const inWindow = m.points.filter((p) => {
+      const t = p.ts.getTime() / 1000;
+      return (start === undefined || t >= start) && (end === undefined || t <= end);
+    });
+    return c.json(
+      inWindow.map((p) => ({
+        timestamp: p.ts.toISOString(),
+        timestampUnix: Math.floor(p.ts.getTime() / 1000),
+        cpuCount: row.vcpus,
+        // Wrenn measures percent of one host CPU; E2B reports percent of the sandbox's CPUs.
+        cpuUsedPct: p.cpuPct / Math.max(1, row.vcpus),
+        memUsed: p.memBytes,
+        memTotal: row.memoryMb * 1024 * 1024,
+        memCache: 0,
+        diskUsed: p.diskBytes,
+        diskTotal: row.diskSizeMb * 1024 * 1024,
+      })),
+    );
+  });
+
+  e2b.all("*", (c) =>
+    c.json({ code: 404, message: `no E2B-compatible route for ${c.req.method} ${c.req.path}` }, 404),
+  );
+  app.route(E2B_PREFIX, e2b);
+}
