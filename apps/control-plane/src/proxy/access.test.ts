@@ -1,0 +1,127 @@
+import { randomUUID } from "node:crypto";
+import { createSandboxRow, updateSandbox } from "@wrenn/db";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
+import { ProxyAccess } from "./access.ts";
+import type { ProxyAddress } from "./address.ts";
+
+// The port proxy's authorization and lookup cache on real PostgreSQL and Redis
+// (no agent: the forwarding itself is covered by port-proxy.vm.test.ts).
+let t: TestApp;
+let access: ProxyAccess;
+let teamId: string;
+let apiKey: string;
+let otherKey: string;
+let hostId: string;
+
+async function sandbox(state: "running" | "paused", token = `tok-${randomUUID()}`) {
+  const id = randomUUID();
+  await createSandboxRow(t.db.db, {
+    id,
+    teamId,
+    hostId,
+    template: "minimal",
+    templateId: "00000000-0000-0000-0000-000000000000",
+    vcpus: 1,
+    memoryMb: 512,
+    diskSizeMb: 5120,
+    timeoutSec: 0,
+    metadata: {},
+    envdAccessToken: token,
+  });
+  await updateSandbox(t.db.db, id, { state });
+  const address: ProxyAddress = { sandboxId: id, wireId: `sb-${id}`, port: 8000 };
+  return { id, token, address };
+}
+
+const lastActive = async (id: string) =>
+  (await t.db.pool.query("SELECT last_active_at FROM sandboxes WHERE id = $1", [id])).rows[0]
+    ?.last_active_at as Date | null;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  access = new ProxyAccess({ db: t.db.db, redis: t.redis.redis, log: t.log });
+  const user = await signupUser(t.app);
+  teamId = user.team.id.slice("team-".length);
+  apiKey = (await call(t.app, "POST", "/v1/api-keys", { token: user.token, body: { name: "p" } })).body.key;
+  const other = await signupUser(t.app, "Other");
+  otherKey = (await call(t.app, "POST", "/v1/api-keys", { token: other.token, body: { name: "o" } })).body
+    .key;
+  hostId = (
+    await t.db.pool.query(
+      "INSERT INTO hosts (type, status, address) VALUES ('regular', 'online', '127.0.0.1:7001') RETURNING id",
+    )
+  ).rows[0].id;
+});
+
+afterAll(async () => {
+  await t?.cleanup();
+});
+
+describe("ProxyAccess", () => {
+  it("accepts the sandbox's access token or its team's API key, nothing else", async () => {
+    const s = await sandbox("running");
+    expect(await access.authorize(s.address, { accessToken: s.token })).toEqual({
+      hostAddress: "127.0.0.1:7001",
+    });
+    expect(await access.authorize(s.address, { apiKey })).toEqual({ hostAddress: "127.0.0.1:7001" });
+    // A wrong token with the right key still passes on the key.
+    expect(await access.authorize(s.address, { apiKey, accessToken: "wrong" })).toBeTruthy();
+    await expect(access.authorize(s.address, {})).rejects.toMatchObject({ code: "unauthenticated" });
+    await expect(access.authorize(s.address, { accessToken: "wrong" })).rejects.toMatchObject({
+      code: "unauthenticated",
+    });
+    await expect(access.authorize(s.address, { apiKey: "wrn_revoked" })).rejects.toMatchObject({
+      code: "unauthenticated",
+    });
+    await expect(access.authorize(s.address, { apiKey: otherKey })).rejects.toMatchObject({
+      code: "not_found",
+    });
+    const unknown = { ...s.address, sandboxId: randomUUID() };
+    await expect(access.authorize(unknown, { apiKey })).rejects.toMatchObject({ code: "not_found" });
+  });
+
+  it("caches running sandboxes (one query per miss) and drops the entry on invalidate", async () => {
+    const s = await sandbox("running");
+    await access.authorize(s.address, { accessToken: s.token });
+    const cached = JSON.parse((await t.redis.redis.get(`wrenn:proxy:target:${s.id}`)) ?? "null");
+    // Only a hash of the token is cached.
+    expect(cached).toMatchObject({ teamId, state: "running", hostAddress: "127.0.0.1:7001" });
+    expect(JSON.stringify(cached)).not.toContain(s.token);
+
+    // While cached, the database is not read: a moved host is seen only after invalidation.
+    await t.db.pool.query("UPDATE hosts SET address = '127.0.0.1:7002' WHERE id = $1", [hostId]);
+    expect((await access.authorize(s.address, { accessToken: s.token })).hostAddress).toBe("127.0.0.1:7001");
+    await access.invalidate(s.id);
+    expect((await access.authorize(s.address, { accessToken: s.token })).hostAddress).toBe("127.0.0.1:7002");
+    await t.db.pool.query("UPDATE hosts SET address = '127.0.0.1:7001' WHERE id = $1", [hostId]);
+    await access.invalidate(s.id);
+  });
+
+  it("answers failed_precondition for a sandbox that is not running, without caching it", async () => {
+    const s = await sandbox("paused");
+    await expect(access.authorize(s.address, { accessToken: s.token })).rejects.toMatchObject({
+      code: "failed_precondition",
+      message: "sandbox is paused; resume it to reach its ports",
+    });
+    expect(await t.redis.redis.get(`wrenn:proxy:target:${s.id}`)).toBeNull();
+    // Resumed: reachable at once.
+    await updateSandbox(t.db.db, s.id, { state: "running" });
+    expect(await access.authorize(s.address, { accessToken: s.token })).toBeTruthy();
+  });
+
+  it("writes last_active_at at most once per interval", async () => {
+    const s = await sandbox("running");
+    expect(await lastActive(s.id)).toBeNull();
+    await access.authorize(s.address, { accessToken: s.token });
+    let first: Date | null = null;
+    for (let i = 0; i < 50 && !first; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      first = await lastActive(s.id);
+    }
+    expect(first).toBeInstanceOf(Date);
+    for (let i = 0; i < 5; i++) await access.authorize(s.address, { accessToken: s.token });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await lastActive(s.id)).toEqual(first);
+  });
+});
