@@ -214,7 +214,7 @@ export class SandboxManager {
           { kind: "template", stateFile: snap.state },
         );
         phases.mark("restore");
-        await this.connectEnvd(entry, entry.vm);
+        await this.connectEnvd(entry, entry.vm, snap.meta.envdAccessToken);
         phases.mark("envd");
         if (diskBytes > snap.meta.diskBytes) await this.growGuestDisk(entry, diskBytes);
         this.o.logger.debug({ sandboxId: id, ms: phases.result() }, "sandbox created");
@@ -507,12 +507,13 @@ export class SandboxManager {
   /**
    * Hands envd the sandbox identity, env vars, token and the host clock as soon
    * as it answers (its answer is the readiness signal; the version is the one
-   * recorded when the template was captured).
+   * recorded when the template was captured). `capturedToken` is the token a
+   * template's envd already holds: `/init` presents it to replace it.
    */
-  private async connectEnvd(entry: Entry, vm: VmInstance): Promise<void> {
+  private async connectEnvd(entry: Entry, vm: VmInstance, capturedToken?: string): Promise<void> {
     if (!entry.lease) throw new Error("no network lease");
     const { host, port } = entry.lease.attachment.envdEndpoint;
-    const envd = new EnvdClient(host, port, entry.record.accessToken);
+    const envd = new EnvdClient(host, port, capturedToken ?? entry.record.accessToken);
     await envd.initWhenReady(
       {
         sandboxId: entry.record.id,

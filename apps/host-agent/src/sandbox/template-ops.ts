@@ -88,6 +88,7 @@ export class TemplateOperations {
           ...source.meta,
           diskBytes: (await stat(rootfs)).size,
           envdVersion: record.envdVersion,
+          envdAccessToken: record.accessToken,
           source: `sandbox:${sandboxId}`,
           createdAt: new Date().toISOString(),
         };

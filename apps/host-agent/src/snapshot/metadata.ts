@@ -26,6 +26,11 @@ export interface SnapshotMetadata {
   /** Network provider kind of the capture VM: its VMM network backend is part of the device state. */
   networkKind: string;
   envdVersion: string;
+  /**
+   * The access token envd already holds in the captured RAM (snapshots of
+   * sandboxes): the first `/init` after a restore must present it.
+   */
+  envdAccessToken?: string;
   /** Where it came from: `image` or `sandbox:<id>`. */
   source: string;
   createdAt: string;

@@ -1,6 +1,8 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { GUEST_MAC } from "../network/index.ts";
@@ -20,6 +22,22 @@ export const RUN_FILES = {
   console: "console.log",
   vmmLog: "vmm.log",
 } as const;
+
+// A Unix socket address holds at most 108 bytes, the terminating NUL included.
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * The QMP socket of the VM whose run directory is `runDir`: inside it, unless
+ * that path does not fit a socket address (template generations of team
+ * templates, `templates/teams/<uuid>/<uuid>/gen-<n>/`, are that deep), then a
+ * name derived from the run directory in the system temp directory.
+ */
+export function qmpSocketPath(runDir: string): string {
+  const inRunDir = join(runDir, RUN_FILES.qmp);
+  if (Buffer.byteLength(inRunDir) <= MAX_SOCKET_PATH_BYTES) return inRunDir;
+  const digest = createHash("sha256").update(runDir).digest("hex").slice(0, 24);
+  return join(tmpdir(), `wrenn-qmp-${digest}.sock`);
+}
 
 /** Options of the QEMU microvm driver. */
 export interface QemuDriverOptions {
@@ -160,7 +178,7 @@ export class QemuMicrovmDriver implements Vmm {
 
   private async launch(spec: VmSpec, incoming: boolean): Promise<QemuVm> {
     const accel = await this.resolveAccel();
-    const qmpPath = join(spec.runDir, RUN_FILES.qmp);
+    const qmpPath = qmpSocketPath(spec.runDir);
     await rm(qmpPath, { force: true });
     const args = buildQemuArgs(spec, accel, this.tbSizeMb, incoming);
     const { command, args: wrapped } = spec.network.wrapCommand(this.qemuBinary, args);
@@ -210,7 +228,7 @@ export class QemuMicrovmDriver implements Vmm {
     if (!(await isSameProcess(pid, id, startTime))) return undefined;
     let qmp: QmpClient;
     try {
-      qmp = await QmpClient.connect(join(runDir, RUN_FILES.qmp), 5_000);
+      qmp = await QmpClient.connect(qmpSocketPath(runDir), 5_000);
     } catch {
       return undefined;
     }
@@ -331,7 +349,7 @@ export function buildQemuArgs(spec: VmSpec, accel: Accel, tbSizeMb: number, inco
     "-device",
     `virtio-net-device,netdev=n0,mac=${GUEST_MAC}`,
     "-qmp",
-    `unix:${join(spec.runDir, RUN_FILES.qmp)},server=on,wait=off`,
+    `unix:${qmpSocketPath(spec.runDir)},server=on,wait=off`,
   ];
   if (incoming) args.push("-incoming", "defer");
   return args;
@@ -370,7 +388,7 @@ class QemuVm implements VmInstance {
       }
       this.qmp.close();
       await rm(join(this.runDir, RUN_FILES.pid), { force: true });
-      await rm(join(this.runDir, RUN_FILES.qmp), { force: true });
+      await rm(qmpSocketPath(this.runDir), { force: true });
     })();
     return this.killing;
   }
