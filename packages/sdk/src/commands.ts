@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import { Code as ConnectCode, ConnectError } from "@connectrpc/connect";
 import { type ProcessSelector, ProcessSelectorSchema, Signal } from "@wrenn/proto";
 import { CommandHandle, firstPid, type OutputHandlers } from "./command-handle.ts";
 import type { EnvdConnection } from "./envd/transport.ts";
@@ -61,7 +60,7 @@ const pidSelector = (pid: number): ProcessSelector =>
   create(ProcessSelectorSchema, { selector: { case: "pid", value: pid } });
 
 function isNotFound(err: unknown): boolean {
-  return err instanceof ConnectError && err.code === ConnectCode.NotFound;
+  return errorFromConnect(err) instanceof NotFoundError;
 }
 
 /** A controller whose abort also follows the caller's signal. */

@@ -183,6 +183,9 @@ const codeByName: Record<string, ErrorCode> = {
   unavailable: "unavailable",
   internal: "internal",
   deadline_exceeded: "deadline_exceeded",
+  // Connect's own names in envd's unary error bodies.
+  aborted: "failed_precondition",
+  out_of_range: "invalid_argument",
 };
 
 /** The code for an HTTP status when the body names none (envd sends numeric codes). */
@@ -227,7 +230,6 @@ const codeByConnect: Partial<Record<Code, ErrorCode>> = {
   [Code.ResourceExhausted]: "resource_exhausted",
   [Code.Unavailable]: "unavailable",
   [Code.DeadlineExceeded]: "deadline_exceeded",
-  [Code.Canceled]: "deadline_exceeded",
 };
 
 /** The one table from a code to the error class that represents it. */
@@ -282,6 +284,8 @@ export function errorFromHttp(status: number, body: string, context = "request")
 export function errorFromConnect(err: unknown, context = "envd request"): WrennError {
   if (err instanceof WrennError) return err;
   if (err instanceof ConnectError) {
+    // A typed error raised inside the transport (see envd/transport.ts) wins.
+    if (err.cause instanceof WrennError) return err.cause;
     const code = codeByConnect[err.code] ?? "internal";
     return errorForCode(code, err.rawMessage || `${context} failed (${Code[err.code]})`, { cause: err });
   }

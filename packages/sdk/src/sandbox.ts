@@ -39,10 +39,7 @@ export interface SandboxCreateOptions extends ConnectionOptions {
 
 /** Options of {@link Sandbox.connect}. */
 export interface SandboxConnectOptions extends ConnectionOptions {
-  /**
-   * The sandbox's envd access token, when it was saved from an earlier
-   * create; otherwise the control plane's resume answer supplies it.
-   */
+  /** An envd access token to use when the control plane's answer carries none. */
   envdAccessToken?: string | undefined;
   signal?: AbortSignal | undefined;
 }
@@ -154,13 +151,11 @@ export class Sandbox {
   static async connect(sandboxId: string, options: SandboxConnectOptions = {}): Promise<Sandbox> {
     const config = resolveConfig(options);
     const api = new ApiClient(config);
-    let info = await api.request<SandboxWire>("GET", sandboxPath(sandboxId), { signal: options.signal });
-    if (info.state === "paused") {
-      info = await api.request<SandboxWire>("POST", sandboxPath(sandboxId, "/resume"), {
-        signal: options.signal,
-      });
-    }
-    return new Sandbox(info.id, config, info.envd_access_token ?? options.envdAccessToken);
+    // One call: the control plane resumes a paused sandbox and answers its envd access token.
+    const info = await api.request<SandboxWire>("POST", sandboxPath(sandboxId, "/connect"), {
+      signal: options.signal,
+    });
+    return new Sandbox(info.id, config, info.envd_access_token || options.envdAccessToken);
   }
 
   /**

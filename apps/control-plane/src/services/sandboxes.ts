@@ -429,6 +429,8 @@ export class SandboxesService {
     id: string,
   ): Promise<{ sandbox: Sandbox; envdAccessToken: string | null }> {
     let row = await this.get(auth, id);
+    // A destroyed sandbox is gone for good, as in E2B (its row stays for the audit trail).
+    if (row.state === "stopped") throw errors.notFound("sandbox not found (it was killed)");
     if (row.state === "paused") row = await this.resume(auth, id);
     else this.requireState(row, ["running"], "connect to");
     return { sandbox: row, envdAccessToken: row.envdAccessToken };

@@ -25,6 +25,20 @@ export function basicUser(user: string): string {
 }
 
 /**
+ * fetch for the Connect transport. A refusal by the port proxy (401 bad token,
+ * 404 unknown sandbox, 409 paused, 503 host down) is a plain `{code, message}`
+ * answer the Connect client would report only as a bare HTTP status on
+ * streaming calls; it becomes the typed error here (the transport keeps it as
+ * the cause, and {@link errorFromConnect} unwraps it).
+ */
+async function typedErrorFetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
+  const res = await globalThis.fetch(input, init);
+  if (res.ok || !(res.headers.get("content-type") ?? "").includes("json")) return res;
+  const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
+  throw errorFromHttp(res.status, await res.text(), url.pathname.slice(1));
+}
+
+/**
  * The connection to one sandbox's envd through the control plane's port
  * proxy: every request carries `E2b-Sandbox-Id` / `E2b-Sandbox-Port` (the proxy
  * routes on them) and `X-Access-Token` (envd checks it). The API key is never
@@ -45,8 +59,7 @@ export class EnvdConnection {
     const transport = createConnectTransport({
       baseUrl: endpoint.apiUrl,
       interceptors: [routing],
-      // The transport calls fetch unbound; bind so Node's fetch keeps its receiver.
-      fetch: (input, init) => globalThis.fetch(input, init),
+      fetch: typedErrorFetch,
     });
     this.process = createClient(Process, transport);
     this.filesystem = createClient(Filesystem, transport);
