@@ -121,7 +121,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (sandboxId) await fetch(`${d.url}/v1/sandboxes/${sandboxId}`, { method: "DELETE", headers: auth });
+  // The last test stops the control plane; the agent's shutdown kills the sandbox's VM.
   await d?.close();
 });
 
@@ -290,5 +290,15 @@ describe("upgrade refusals", () => {
     }
     expect(last).toBeGreaterThan(lastBefore);
     expect(last).toBeGreaterThanOrEqual(exitAt - 500);
+  });
+});
+
+describe("shutdown", () => {
+  it("closes open streams (1001) instead of waiting for them", async () => {
+    const c = await StreamClient.connect(`${wsBase}/pty`, auth);
+    c.send({ type: "start", cols: 80, rows: 24 });
+    await c.next((m) => m.type === "started");
+    await d.controlPlane.close();
+    expect((await c.closed).code).toBe(1001);
   });
 });
