@@ -110,6 +110,10 @@ export function registerSandboxFileRoutes(
     async (c) => {
       const body = c.req.raw.body;
       if (!body) throw errors.invalidArgument("request body is the file's content");
+      // A declared length over the limit is refused before anything reaches the guest.
+      if (Number(c.req.header("content-length") ?? 0) > FILE_STREAM_MAX_BYTES) {
+        throw errors.invalidArgument(`file exceeds ${FILE_STREAM_MAX_BYTES} bytes`);
+      }
       const entry = await svc.writeStream(
         c.get("auth"),
         sandboxId(c.req.valid("param").id),

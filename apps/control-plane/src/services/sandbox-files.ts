@@ -125,11 +125,15 @@ export class SandboxFilesService {
       throw errors.invalidArgument(`${path} is a directory`);
     }
     const body = new ReadableStream<Uint8Array>({
+      // One agent message per pull keeps the agent (and envd) at the reader's pace. A pull
+      // that enqueued nothing would not be called again, so skip non-chunk messages here.
       async pull(controller) {
         try {
-          const next = await iterator.next();
-          if (next.done) controller.close();
-          else if (next.value.payload.case === "chunk") controller.enqueue(next.value.payload.value);
+          for (;;) {
+            const next = await iterator.next();
+            if (next.done) return controller.close();
+            if (next.value.payload.case === "chunk") return controller.enqueue(next.value.payload.value);
+          }
         } catch (err) {
           controller.error(err);
         }
