@@ -1,0 +1,198 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "@wrenn/db";
+import { afterAll, describe, expect, it } from "vitest";
+import { killVmsUnder } from "./up-agent.ts";
+
+// `wrenn up` with its host agent (root, QEMU, real microVMs): registered once, reused on the
+// next run, sandboxes paused on Ctrl-C and nothing left running. The agent owns a private
+// range of network slots so its start-up cleanup cannot touch anything else on this machine.
+const cli = fileURLToPath(new URL("../main.ts", import.meta.url));
+const SLOT_FIRST = 3600 + Math.floor(Math.random() * 9) * 10;
+const inOurRange = (idx: number) => idx >= SLOT_FIRST && idx <= SLOT_FIRST + 9;
+const children: ChildProcess[] = [];
+let dataDir = "";
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  if (dataDir) {
+    for (const pid of await processesUnder(dataDir)) process.kill(pid, "SIGKILL");
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  for (const ns of ourNetworkLeftovers().filter((l) => /^wrenn-ns-\d+/.test(l))) {
+    execFileSync("ip", ["netns", "delete", ns.split(" ")[0] ?? ""]);
+  }
+});
+
+function startUp(port: number) {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    WRENN_NET_SLOTS: `${SLOT_FIRST}-${SLOT_FIRST + 9}`,
+    // Reconciliation (paused sandboxes seen as paused after a restart) within a second.
+    HOST_MONITOR_INTERVAL_SEC: "1",
+  };
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  delete env.JWT_SECRET;
+  delete env.WRENN_DATA_DIR;
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", cli, "up", "--port", String(port), "--data-dir", dataDir],
+    { env, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  children.push(child);
+  let output = "";
+  const onData = (b: Buffer) => {
+    output += b.toString();
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const ready = (async () => {
+    const deadline = Date.now() + 300_000;
+    while (!output.includes("ready.")) {
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`wrenn up did not come up:\n${output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return { child, exit, ready, output: () => output };
+}
+
+/** Pids of every process (agent, QEMU, PostgreSQL) whose command line names `dir`. */
+async function processesUnder(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    const state = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    if (cmdline.includes(dir) && !/\) Z /.test(state)) pids.push(pid);
+  }
+  return pids;
+}
+
+/** True while the redis-server this `up` run printed is still running. */
+function redisRunning(output: string): boolean {
+  const port = output.match(/Redis on 127\.0\.0\.1:(\d+)/)?.[1] ?? "none";
+  return execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).includes(`redis-server 127.0.0.1:${port}`);
+}
+
+function ourNetworkLeftovers(): string[] {
+  return [
+    ...execFileSync("ip", ["netns", "list"]).toString().split("\n"),
+    ...execFileSync("ip", ["-o", "link", "show"]).toString().split("\n"),
+    ...execFileSync("iptables-save").toString().split("\n"),
+  ].filter((line) =>
+    [...line.matchAll(/wrenn-(?:ns-|veth-|vp-)?(\d+)/g)].some((m) => inOurRange(Number(m[1]))),
+  );
+}
+
+async function api(base: string, method: string, path: string, auth: Record<string, string>, body?: unknown) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(body ? { "content-type": "application/json" } : {}), ...auth },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  // biome-ignore lint/suspicious/noExplicitAny: answers are read loosely in this test
+  return { status: res.status, text, body: (text ? JSON.parse(text) : {}) as any };
+}
+
+describe("wrenn up with a host agent", () => {
+  it("registers its agent once, serves sandboxes, pauses them on Ctrl-C and leaves nothing running", {
+    timeout: 900_000,
+  }, async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "wrenn-up-agent-"));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const first = startUp(port);
+    await first.ready;
+    const hostId = first.output().match(/host agent (host-\S+) online at 127\.0\.0\.1:\d+/)?.[1];
+    expect(hostId, first.output()).toBeDefined();
+    expect((await stat(join(dataDir, "agent", "host-credentials.json"))).mode & 0o777).toBe(0o600);
+
+    const creds = { email: "ada@example.com", password: "correct horse battery" };
+    expect((await api(base, "POST", "/v1/auth/signup", {}, { name: "Ada", ...creds })).status).toBe(201);
+    const login = await api(base, "POST", "/v1/auth/login", {}, creds);
+    const key = await api(
+      base,
+      "POST",
+      "/v1/api-keys",
+      { authorization: `Bearer ${login.body.token}` },
+      {
+        name: "k",
+      },
+    );
+    const auth = { "x-api-key": String(key.body.key) };
+    const created = await api(base, "POST", "/v1/sandboxes", auth, { timeout_sec: 0 });
+    expect(created.status, created.text).toBe(201);
+    const id = String(created.body.id);
+    expect(created.body).toMatchObject({ state: "running", host_id: hostId });
+    const wrote = await api(base, "POST", `/v1/sandboxes/${id}/exec`, auth, {
+      cmd: "echo kept > /tmp/kept; echo hi",
+    });
+    expect(wrote.body).toMatchObject({ exit_code: 0, stdout: "hi\n" });
+
+    // The agent crashes: `up` restarts it and the new agent takes the running VM over.
+    const agentPid = (await processesUnder(join(dataDir, "agent"))).find((pid) =>
+      execFileSync("ps", ["-o", "args=", "-p", String(pid)], { encoding: "utf8" }).includes("host-agent"),
+    );
+    expect(agentPid).toBeDefined();
+    process.kill(agentPid ?? 0, "SIGKILL");
+    const back = Date.now() + 120_000;
+    while (!first.output().includes("host agent back online") && Date.now() < back) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(first.output()).toContain("host agent back online");
+    const after = await api(base, "POST", `/v1/sandboxes/${id}/exec`, auth, { cmd: "cat /tmp/kept" });
+    expect(after.body).toMatchObject({ exit_code: 0, stdout: "kept\n" });
+
+    // Ctrl-C: the agent pauses the sandbox to disk and everything exits.
+    first.child.kill("SIGINT");
+    expect(await first.exit).toBe(0);
+    expect(first.output()).toMatch(/stopping host agent[\s\S]*stopping control plane/);
+    expect(await processesUnder(dataDir)).toEqual([]);
+    expect(redisRunning(first.output())).toBe(false);
+    await stat(join(dataDir, "agent", "sandboxes", id, "pause.state"));
+    expect(ourNetworkLeftovers()).toEqual([]);
+
+    // Second run: the same host (saved credentials), the sandbox known as paused, resumable.
+    const second = startUp(port);
+    await second.ready;
+    expect(second.output()).toContain(`host agent ${hostId} online`);
+    const adminPassword = first.output().match(/password: +(\S+)/)?.[1] ?? "";
+    const admin = await api(
+      base,
+      "POST",
+      "/v1/auth/login",
+      {},
+      { email: "admin@wrenn.local", password: adminPassword },
+    );
+    const hosts = await api(base, "GET", "/v1/hosts", { authorization: `Bearer ${admin.body.token}` });
+    const rows = (Array.isArray(hosts.body) ? hosts.body : hosts.body.hosts) as { id: string }[];
+    expect(rows.map((h) => h.id)).toEqual([hostId]);
+    const deadline = Date.now() + 60_000;
+    let state = "";
+    while (Date.now() < deadline && state !== "paused") {
+      state = (await api(base, "GET", `/v1/sandboxes/${id}`, auth)).body.state;
+      if (state !== "paused") await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(state).toBe("paused");
+    expect((await api(base, "POST", `/v1/sandboxes/${id}/resume`, auth, {})).body).toMatchObject({
+      state: "running",
+    });
+    const read = await api(base, "POST", `/v1/sandboxes/${id}/exec`, auth, { cmd: "cat /tmp/kept" });
+    expect(read.body).toMatchObject({ exit_code: 0, stdout: "kept\n" });
+
+    second.child.kill("SIGTERM");
+    expect(await second.exit).toBe(0);
+    expect(await processesUnder(dataDir)).toEqual([]);
+    expect(redisRunning(second.output())).toBe(false);
+    expect(await killVmsUnder(join(dataDir, "agent"))).toEqual([]);
+    expect(ourNetworkLeftovers()).toEqual([]);
+  });
+});
