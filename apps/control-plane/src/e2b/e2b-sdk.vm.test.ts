@@ -123,12 +123,28 @@ describe("official e2b SDK against Wrenn", () => {
     expect(await sbx.pty.kill(terminal.pid)).toBe(true);
   });
 
-  it("lists sandboxes by state and metadata, sets the timeout, reads metrics", async () => {
+  it("lists sandboxes by state and metadata, page by page, sets the timeout, reads metrics", async () => {
     const page = await Sandbox.list({
       query: { metadata: { suite: "e2b-sdk" }, state: ["running"] },
     }).nextItems();
     expect(page.map((s) => s.sandboxId)).toEqual([sbx.sandboxId]);
     expect(await Sandbox.list({ query: { metadata: { suite: "other" } } }).nextItems()).toEqual([]);
+
+    // Pagination (nextToken / X-Next-Token) and metadata with characters that need encoding.
+    const second = await Sandbox.create({ metadata: { suite: "e2b-sdk", "odd key": "a&b=c%d" } });
+    const odd = await Sandbox.list({ query: { metadata: { "odd key": "a&b=c%d" } } }).nextItems();
+    expect(odd.map((s) => s.sandboxId)).toEqual([second.sandboxId]);
+    const paginator = Sandbox.list({ query: { metadata: { suite: "e2b-sdk" } }, limit: 1 });
+    const first = await paginator.nextItems();
+    expect(first).toHaveLength(1);
+    expect(paginator.hasNext).toBe(true);
+    const rest = await paginator.nextItems();
+    expect(paginator.hasNext).toBe(false);
+    expect([...first, ...rest].map((s) => s.sandboxId).sort()).toEqual(
+      [sbx.sandboxId, second.sandboxId].sort(),
+    );
+    expect(await second.kill()).toBe(true);
+
     await sbx.setTimeout(300_000);
     const metrics = await sbx.getMetrics();
     expect(Array.isArray(metrics)).toBe(true);

@@ -81,8 +81,9 @@ export class AgentForwarder {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
 
   /**
-   * Forwards `req` and writes the agent's answer to `res`. Resolves when the exchange is
-   * over; rejects (before anything was written) when the agent cannot be reached.
+   * Forwards `req` and writes the agent's answer to `res`. Resolves with the status when the
+   * exchange is over (client gone included); rejects, before anything was written, when the
+   * agent cannot be reached.
    */
   forwardHttp(
     req: IncomingMessage,
@@ -99,26 +100,26 @@ export class AgentForwarder {
         headers: forwardedHeaders(req.headers, address, req.socket.remoteAddress),
         agent: this.agent,
       });
+      let status = 499; // the client left before the agent answered
       res.once("close", () => {
         if (!res.writableFinished) upstream.destroy();
+        resolve(status);
       });
       upstream.on("response", (answer) => {
         const headers: OutgoingHttpHeaders = { ...extraHeaders };
         for (const [name, value] of Object.entries(answer.headers)) {
           if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
         }
-        res.writeHead(answer.statusCode ?? 502, headers);
+        status = answer.statusCode ?? 502;
+        res.writeHead(status, headers);
         // Streamed responses (server-streaming RPCs, event streams) reach the client chunk by chunk.
         res.flushHeaders();
         answer.on("error", () => res.destroy());
         answer.pipe(res);
-        res.once("close", () => resolve(answer.statusCode ?? 502));
       });
       upstream.on("error", (err) => {
-        if (res.headersSent) {
-          res.destroy();
-          resolve(502);
-        } else reject(agentUnreachable(err));
+        if (res.headersSent) res.destroy();
+        else reject(agentUnreachable(err));
       });
       req.on("error", () => upstream.destroy());
       req.pipe(upstream);
