@@ -1,4 +1,4 @@
-import { Sandbox, type SandboxState } from "@wrenn/sdk";
+import { NotFoundError, Sandbox, type SandboxState } from "@wrenn/sdk";
 import { ExitCode } from "../command.ts";
 import { intFlag, keyValues, listFlag, parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
@@ -158,25 +158,37 @@ Restores a paused sandbox's memory and disk; a running sandbox is left as it is.
 };
 
 const kill = {
-  summary: "Destroy a sandbox (its VM and files)",
+  summary: "Destroy sandboxes (their VMs and files)",
   usage: `Usage: wrenn sandbox kill <id>… [--json]
 
-Destroys each sandbox. An id that does not exist is reported and makes the exit code 3;
-the others are still destroyed.`,
+Destroys each sandbox. Killing an already stopped sandbox succeeds (it says so); an id that does
+not exist is reported and makes the exit code 3, and the others are still destroyed.
+--json prints [{id, result}] with result killed, already_stopped or not_found.`,
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, {});
     if (positionals.length === 0) throw new UsageError("missing <id>");
     const conn = await connection();
-    const results: { id: string; killed: boolean }[] = [];
-    for (const id of positionals) results.push({ id, killed: await Sandbox.kill(id, conn) });
+    const results: { id: string; result: "killed" | "already_stopped" | "not_found" }[] = [];
+    for (const id of positionals) {
+      let state: SandboxState | undefined;
+      try {
+        state = (await Sandbox.getInfo(id, conn)).state;
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+      if (state === undefined) results.push({ id, result: "not_found" });
+      else if (state === "stopped") results.push({ id, result: "already_stopped" });
+      else results.push({ id, result: (await Sandbox.kill(id, conn)) ? "killed" : "not_found" });
+    }
     if (values.json) process.stdout.write(json(results));
     else {
       for (const r of results) {
-        if (r.killed) console.log(`Killed ${r.id}.`);
+        if (r.result === "killed") console.log(`Killed ${r.id}.`);
+        else if (r.result === "already_stopped") console.log(`${r.id} was already stopped.`);
         else console.error(`wrenn sandbox kill: sandbox ${r.id} not found`);
       }
     }
-    return results.every((r) => r.killed) ? ExitCode.ok : ExitCode.notFound;
+    return results.some((r) => r.result === "not_found") ? ExitCode.notFound : ExitCode.ok;
   },
 };
 

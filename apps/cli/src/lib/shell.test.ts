@@ -14,7 +14,12 @@ describe("shellQuote", () => {
   it("round-trips awkward words through a real bash", () => {
     const words = ["printf", "%s|", "a b", "it's", "$HOME", "`id`", "*", "", "new\nline", '"q"'];
     const out = execFileSync("/bin/bash", ["-c", commandLine(words)], { encoding: "utf8" });
-    expect(out).toBe(words.slice(2).map((w) => `${w}|`).join(""));
+    expect(out).toBe(
+      words
+        .slice(2)
+        .map((w) => `${w}|`)
+        .join(""),
+    );
   });
 });
 
