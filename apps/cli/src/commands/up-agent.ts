@@ -84,10 +84,17 @@ export function localAgentComponent(o: LocalAgentOptions): Component & { banner(
       closeSync(fd);
     }
     child = proc;
+    let isReady = false;
+    proc.once("exit", (code, signal) => {
+      if (isReady) void onExit(proc, code, signal);
+    });
     const deadline = Date.now() + AGENT_START_TIMEOUT_MS;
     for (;;) {
       const text = (await readFile(logPath, "utf8").catch(() => "")).slice(offset);
-      if (ready.test(text)) break;
+      if (ready.test(text)) {
+        isReady = true;
+        return;
+      }
       if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > deadline) {
         const last = lastLogLine(text);
         if (proc.exitCode === null) proc.kill("SIGKILL");
@@ -95,8 +102,12 @@ export function localAgentComponent(o: LocalAgentOptions): Component & { banner(
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    proc.once("exit", (code, signal) => void onExit(proc, code, signal));
   };
+  // The supervisor signals only components that finished starting; a Ctrl-C while the agent
+  // starts (or restarts) must not leave it behind either. SIGTERM lets it pause its sandboxes.
+  process.once("exit", () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  });
 
   const onExit = async (proc: ChildProcess, code: number | null, signal: string | null) => {
     if (stopping || proc !== child) return;
