@@ -74,6 +74,9 @@ export async function* readFileStream(
     if (expected !== undefined && received !== expected) {
       throw new ConnectError(`envd sent ${received} of ${expected} bytes of ${path}`, Code.Unavailable);
     }
+  } catch (err) {
+    if (signal?.aborted) throw new ConnectError(`the download of ${path} was cancelled`, Code.Canceled);
+    throw err;
   } finally {
     res.destroy();
   }
@@ -97,23 +100,64 @@ export async function writeFileStream(
   filesPath(path, user);
   const temp = uploadTempPath(path);
   const headers = envd.headers(user);
+  const upstream = endOnFailure(chunks, signal);
   try {
+    // When the caller breaks off, the request to envd is ended rather than cut: envd then
+    // finishes with the temporary file and answers before it is removed below. Cutting the
+    // connection instead races envd, which may still be opening the file when the removal runs.
     const res = await envdStreamRequest(envd, "POST", filesPath(temp, user), {
-      body: chunks,
+      body: upstream.chunks,
       headers: { "content-type": "application/octet-stream" },
       idleTimeoutMs: ENVD_IDLE_TIMEOUT_MS,
-      signal,
     });
     const body = await readSmallBody(res);
+    if (upstream.failure()) throw upstream.failure()?.error;
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw envdHttpError(status, body);
     await envd.filesystem.move({ source: temp, destination: path }, { headers, signal });
   } catch (err) {
     await envd.filesystem.remove({ path: temp }, { headers }).catch(() => {});
+    // The caller went away: say so rather than report (and log) the broken pipe it caused.
+    if (signal?.aborted) throw new ConnectError(`the upload to ${path} was cancelled`, Code.Canceled);
     throw err;
   }
   const stat = await envd.filesystem.stat({ path }, { headers });
   return toFileEntry(stat.entry);
+}
+
+/**
+ * `chunks`, ending quietly (instead of throwing) when they throw or `signal`
+ * aborts; `failure()` tells afterwards whether and why they ended early.
+ */
+function endOnFailure(
+  chunks: AsyncIterable<Uint8Array>,
+  signal: AbortSignal | undefined,
+): { chunks: AsyncIterable<Uint8Array>; failure(): { error: unknown } | undefined } {
+  let failure: { error: unknown } | undefined;
+  const aborted = new Promise<"aborted">((resolve) => {
+    if (signal?.aborted) resolve("aborted");
+    signal?.addEventListener("abort", () => resolve("aborted"), { once: true });
+  });
+  async function* guarded(): AsyncGenerator<Uint8Array> {
+    const it = chunks[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const pending = it.next();
+        // Left behind when the abort wins: its eventual rejection is not an unhandled one.
+        pending.catch(() => {});
+        const next = await Promise.race([pending, aborted]);
+        if (next === "aborted") {
+          failure = { error: signal?.reason ?? new Error("aborted") };
+          return;
+        }
+        if (next.done) return;
+        yield next.value;
+      }
+    } catch (error) {
+      failure = { error };
+    }
+  }
+  return { chunks: guarded(), failure: () => failure };
 }
 
 /**
