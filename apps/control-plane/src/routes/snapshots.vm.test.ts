@@ -62,13 +62,13 @@ afterAll(async () => {
 });
 
 /** What the agent holds on disk for a template of the test team (empty when gone). */
-async function templateFiles(templateWireId: string): Promise<string[]> {
-  const dir = join(dataDir, "templates", "teams", teamUuid, templateWireId.slice(4));
+async function templateFiles(templateWireId: string, team = teamUuid): Promise<string[]> {
+  const dir = join(dataDir, "templates", "teams", team, templateWireId.slice(4));
   return readdir(dir).catch(() => []);
 }
 
-async function createSandbox(template: string) {
-  const res = await call(t.app, "POST", "/v1/sandboxes", { token, body: { template, timeout_sec: 0 } });
+async function createSandbox(template: string, as = token) {
+  const res = await call(t.app, "POST", "/v1/sandboxes", { token: as, body: { template, timeout_sec: 0 } });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body as { id: string; template: string; vcpus: number; memory_mb: number; state: string };
 }
@@ -194,5 +194,26 @@ describe("snapshots on a real host agent", () => {
     await destroy(sb.id);
     expect((await call(t.app, "DELETE", "/v1/snapshots/vm-image", { token })).status).toBe(204);
     expect(await templateFiles(snap.body.id)).toEqual([]);
+  });
+
+  it("a team's soft delete destroys its sandboxes, then its templates on the host", async () => {
+    const other = await signupUser(t.app, "Leaving");
+    const otherTeam = other.team.id.slice(5);
+    const sb = await createSandbox("minimal", other.token);
+    const snap = await call(t.app, "POST", "/v1/snapshots", {
+      token: other.token,
+      body: { sandbox_id: sb.id, name: "team-env" },
+    });
+    expect(snap.status, JSON.stringify(snap.body)).toBe(201);
+    expect((await templateFiles(snap.body.id, otherTeam)).length).toBeGreaterThan(0);
+
+    const del = await call(t.app, "DELETE", `/v1/teams/${other.team.id}`, { token: other.token });
+    expect(del.status, JSON.stringify(del.body)).toBe(204);
+    expect(await templateFiles(snap.body.id, otherTeam)).toEqual([]);
+    const rows = await t.db.pool.query("SELECT id FROM templates WHERE team_id = $1", [otherTeam]);
+    expect(rows.rows).toEqual([]);
+    const state = await t.db.pool.query("SELECT state FROM sandboxes WHERE id = $1", [sb.id.slice(3)]);
+    expect(state.rows[0].state).toBe("stopped");
+    expect(agent.manager.list().sandboxes).toEqual([]);
   });
 });
