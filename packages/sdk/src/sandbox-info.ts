@@ -96,17 +96,40 @@ export function metricsOf(w: MetricsWire): SandboxMetrics {
   };
 }
 
-/** A snapshot (a template made from a sandbox), as `POST /v1/snapshots` answers it. */
+/** A snapshot: a template captured from a sandbox, as `POST /v1/snapshots` answers it. */
 export interface SnapshotInfo {
-  /** Id of the snapshot template. */
+  /** Id of the template (`tpl-…`). */
   snapshotId: string;
+  /** Its name: pass it as `template` to `Sandbox.create`. */
   name: string;
-  /** Every field the control plane sent, in wire form. */
-  raw: Record<string, unknown>;
+  /** `snapshot` (RAM + disk: starts where it was captured) or `image` (a flattened disk). */
+  type: "snapshot" | "image";
+  vcpus: number;
+  memoryMb: number;
+  sizeBytes: number;
+  createdAt: Date;
 }
 
-/** Converts the snapshot answer, tolerating either `{id, name}` or `{template: {id, name}}`. */
-export function snapshotInfoOf(w: Record<string, unknown>): SnapshotInfo {
-  const inner = (typeof w.template === "object" && w.template ? w.template : w) as Record<string, unknown>;
-  return { snapshotId: String(inner.id ?? ""), name: String(inner.name ?? ""), raw: w };
+/** Wire form of a template. */
+export interface TemplateWire {
+  id: string;
+  name: string;
+  type: "snapshot" | "image";
+  vcpus: number;
+  memory_mb: number;
+  size_bytes: number;
+  created_at: string;
+}
+
+/** Converts the wire form into {@link SnapshotInfo}. */
+export function snapshotInfoOf(w: TemplateWire): SnapshotInfo {
+  return {
+    snapshotId: w.id,
+    name: w.name,
+    type: w.type,
+    vcpus: w.vcpus,
+    memoryMb: w.memory_mb,
+    sizeBytes: w.size_bytes,
+    createdAt: new Date(w.created_at),
+  };
 }

@@ -16,6 +16,7 @@ import {
   type SnapshotInfo,
   sandboxInfoOf,
   snapshotInfoOf,
+  type TemplateWire,
 } from "./sandbox-info.ts";
 
 /** Options of {@link Sandbox.create}. */
@@ -321,8 +322,10 @@ export class Sandbox {
   }
 
   /**
-   * Snapshots the sandbox into a named template that new sandboxes start from
-   * (`Sandbox.create({ template: name })`).
+   * Captures the sandbox (memory and disk) as a template that new sandboxes
+   * start from, right where it was: `Sandbox.create({ template: snap.name })`.
+   * The sandbox keeps running. An existing name of the team is overwritten;
+   * without a name the control plane generates one.
    *
    * @example
    * ```ts
@@ -331,8 +334,8 @@ export class Sandbox {
    * const fast = await Sandbox.create({ template: snap.name });
    * ```
    */
-  async createSnapshot(options: SandboxRequestOptions & { name: string }): Promise<SnapshotInfo> {
-    const wire = await this.api.request<Record<string, unknown>>("POST", "/v1/snapshots", {
+  async createSnapshot(options: SandboxRequestOptions & { name?: string } = {}): Promise<SnapshotInfo> {
+    const wire = await this.api.request<TemplateWire>("POST", "/v1/snapshots", {
       ...requestOpts(options),
       body: { sandbox_id: this.sandboxId, name: options.name },
     });

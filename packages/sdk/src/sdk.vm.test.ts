@@ -6,6 +6,7 @@ import {
   type CommandHandle,
   FailedPreconditionError,
   type FilesystemEvent,
+  InvalidArgumentError,
   NotFoundError,
   Sandbox,
   TimeoutError,
@@ -344,6 +345,41 @@ describe("listing", () => {
       expect(await Sandbox.list({ ...conn, state: ["paused"] }).nextItems()).toEqual([]);
     } finally {
       expect(await Sandbox.kill(second.sandboxId, { apiKey: d.apiKey, apiUrl: d.url })).toBe(true);
+    }
+  });
+});
+
+describe("timeout and snapshots", () => {
+  it("setTimeout changes the inactivity timeout the control plane reports", async () => {
+    const info = await sandbox.setTimeout(600_000);
+    expect(info.timeoutMs).toBe(600_000);
+    expect((await sandbox.getInfo()).timeoutMs).toBe(600_000);
+    // Rounded up to whole seconds; a negative value never leaves the client.
+    expect((await sandbox.setTimeout(1)).timeoutMs).toBe(1000);
+    await expect(sandbox.setTimeout(-1)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(sandbox.setTimeout(86_401_000)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect((await sandbox.setTimeout(0)).timeoutMs).toBe(0);
+  });
+
+  it("createSnapshot captures a template that new sandboxes start from", async () => {
+    await sandbox.files.write(`${HOME}/snap-marker.txt`, "captured");
+    const snap = await sandbox.createSnapshot({ name: "sdk-snap" });
+    expect(snap).toMatchObject({ name: "sdk-snap", type: "snapshot" });
+    expect(snap.snapshotId).toMatch(/^tpl-/);
+    expect(snap.sizeBytes).toBeGreaterThan(0);
+    // The source keeps running.
+    expect((await sandbox.getInfo()).state).toBe("running");
+    const child = await Sandbox.create({
+      apiKey: d.apiKey,
+      apiUrl: d.url,
+      template: "sdk-snap",
+      timeoutMs: 0,
+    });
+    try {
+      expect((await child.getInfo()).template).toBe("sdk-snap");
+      expect(await child.files.read(`${HOME}/snap-marker.txt`)).toBe("captured");
+    } finally {
+      await child.kill();
     }
   });
 });

@@ -295,6 +295,39 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
       return c.json({ ...sandboxView(sandbox), envd_access_token: envdAccessToken ?? "" }, 200);
     },
   );
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/sandboxes/{id}/timeout",
+      tags: ["sandboxes"],
+      summary: "Set the inactivity timeout (and restart the inactivity timer of a running sandbox)",
+      security: keyOrJwtSecurity,
+      middleware: mw,
+      request: {
+        params: IdParam,
+        body: jsonBody(
+          z
+            .strictObject({ timeout_sec: z.number().int().openapi({ description: "0 = never" }) })
+            .openapi("SetTimeoutRequest"),
+        ),
+      },
+      responses: {
+        200: jsonResponse(SandboxSchema, "The sandbox"),
+        ...errorResponses(400, 401, 403, 404, 409, 503),
+      },
+    }),
+    async (c) =>
+      c.json(
+        sandboxView(
+          await svc.setTimeout(
+            c.get("auth"),
+            sandboxId(c.req.valid("param").id),
+            c.req.valid("json").timeout_sec,
+          ),
+        ),
+        200,
+      ),
+  );
   app.openapi(action("ping", "Mark a sandbox active (postpones its auto-pause)"), async (c) =>
     c.json(sandboxView(await svc.ping(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
   );

@@ -436,6 +436,21 @@ export class SandboxesService {
     return { sandbox: row, envdAccessToken: row.envdAccessToken };
   }
 
+  /**
+   * Sets the inactivity timeout (seconds, 0 = never) of a running or paused
+   * sandbox and restarts the inactivity timer of a running one. The agent
+   * takes the new value at the next resume: its RPC has no way yet to change
+   * the timeout of a VM that is already running.
+   */
+  async setTimeout(auth: AuthContext, id: string, timeoutSec: number): Promise<Sandbox> {
+    const row = await this.get(auth, id);
+    this.requireState(row, ["running", "paused"], "set the timeout of");
+    const value = checkRange(timeoutSec, sandboxLimits.timeoutSec, "timeout_sec");
+    const updated = await updateSandbox(this.deps.db, row.id, { timeoutSec: value }, this.now());
+    if (row.state === "running") await this.ping(auth, id);
+    return (await getSandbox(this.deps.db, row.teamId, row.id)) ?? updated ?? row;
+  }
+
   /** Marks the sandbox active: resets the agent's inactivity timer and `last_active_at`. */
   async ping(auth: AuthContext, id: string): Promise<Sandbox> {
     const row = await this.get(auth, id);

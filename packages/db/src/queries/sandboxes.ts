@@ -46,7 +46,7 @@ export async function getSandbox(ex: Executor, teamId: string, id: string): Prom
 export async function updateSandbox(
   ex: Executor,
   id: string,
-  set: Partial<Pick<Sandbox, "state" | "hostId" | "startedAt" | "lastActiveAt" | "hostIp">>,
+  set: Partial<Pick<Sandbox, "state" | "hostId" | "startedAt" | "lastActiveAt" | "hostIp" | "timeoutSec">>,
   at = new Date(),
 ): Promise<Sandbox | undefined> {
   const [row] = await ex
