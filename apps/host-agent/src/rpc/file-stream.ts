@@ -134,18 +134,11 @@ function endOnFailure(
   signal: AbortSignal | undefined,
 ): { chunks: AsyncIterable<Uint8Array>; failure(): { error: unknown } | undefined } {
   let failure: { error: unknown } | undefined;
-  const aborted = new Promise<"aborted">((resolve) => {
-    if (signal?.aborted) resolve("aborted");
-    signal?.addEventListener("abort", () => resolve("aborted"), { once: true });
-  });
   async function* guarded(): AsyncGenerator<Uint8Array> {
     const it = chunks[Symbol.asyncIterator]();
     try {
       for (;;) {
-        const pending = it.next();
-        // Left behind when the abort wins: its eventual rejection is not an unhandled one.
-        pending.catch(() => {});
-        const next = await Promise.race([pending, aborted]);
+        const next = await nextOrAbort(it, signal);
         if (next === "aborted") {
           failure = { error: signal?.reason ?? new Error("aborted") };
           return;
@@ -158,6 +151,32 @@ function endOnFailure(
     }
   }
   return { chunks: guarded(), failure: () => failure };
+}
+
+/**
+ * The iterator's next result, or "aborted" when `signal` fires first. One listener per
+ * call, removed once settled: racing every chunk against one long-lived abort promise
+ * would leave a reaction on it per chunk, each holding that chunk (the whole file).
+ */
+function nextOrAbort<T>(
+  it: AsyncIterator<T>,
+  signal: AbortSignal | undefined,
+): Promise<IteratorResult<T> | "aborted"> {
+  if (signal?.aborted) return Promise.resolve("aborted");
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve("aborted");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    it.next().then(
+      (result) => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(result);
+      },
+      (err) => {
+        signal?.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /**
