@@ -2,12 +2,34 @@ import { CommandExitError, Sandbox } from "@wrenn/sdk";
 import { ExitCode } from "../command.ts";
 import { parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
-import { CliError } from "../lib/errors.ts";
+import { CliError, errorMessage, exitCodeFor } from "../lib/errors.ts";
 import type { Subcommand } from "../lib/group.ts";
 import { enterRawMode } from "../lib/terminal.ts";
 
 /** Ctrl-D: what a piped (non-terminal) stdin's end becomes, so the remote shell sees end-of-input. */
 const EOT = Uint8Array.of(4);
+
+/**
+ * Explains a terminal stream that broke: usually the sandbox was paused or killed from elsewhere
+ * (say so), otherwise the connection dropped. Starts on a fresh line: the screen is mid-prompt.
+ */
+async function lostTerminal(id: string, conn: Awaited<ReturnType<typeof connection>>, err: unknown) {
+  process.stdout.write("\r\n");
+  // A pause or kill closes the stream a moment before the control plane records the new state.
+  let state: string | undefined;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    state = await Sandbox.getInfo(id, conn).then(
+      (info) => info.state,
+      () => undefined,
+    );
+    if (state !== "running") break;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  if (state && state !== "running") {
+    return new CliError(`the terminal ended: sandbox ${id} is now ${state}`, ExitCode.conflict);
+  }
+  return new CliError(`lost the connection to the terminal: ${errorMessage(err)}`, exitCodeFor(err));
+}
 
 /** `wrenn sandbox shell <id>`: an interactive terminal in the sandbox. */
 export const shellCommand: Subcommand = {
@@ -26,7 +48,8 @@ Options:
     const [id] = positionalArgs(positionals, ["id"]) as [string];
     const { stdin, stdout } = process;
     const size = () => ({ cols: stdout.columns || 80, rows: stdout.rows || 24 });
-    const sandbox = await Sandbox.connect(id, await connection());
+    const conn = await connection();
+    const sandbox = await Sandbox.connect(id, conn);
     const term = await sandbox.pty.create({
       ...size(),
       user: values.user,
@@ -73,7 +96,7 @@ Options:
       if (sendFailure) throw sendFailure;
       if (err instanceof CommandExitError && err.exitCode >= 0 && err.exitCode <= 255) return err.exitCode;
       if (err instanceof CommandExitError) throw new CliError("the shell was killed");
-      throw err;
+      throw await lostTerminal(id, conn, err);
     } finally {
       restore();
       stdin.off("data", onInput);

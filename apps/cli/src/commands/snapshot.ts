@@ -1,4 +1,4 @@
-import { Sandbox } from "@wrenn/sdk";
+import { Sandbox, type SnapshotInfo } from "@wrenn/sdk";
 import { ExitCode } from "../command.ts";
 import { parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
@@ -8,18 +8,34 @@ import { ago, bytes, details, json, table } from "../lib/output.ts";
 import { apiRequest } from "../lib/rest.ts";
 import { withSpinner } from "../lib/spinner.ts";
 
-/** A template as `/v1/snapshots` answers it (also the `--json` form). */
+/** A template's fields every answer has (the `--json` form of `snapshot create`). */
 interface TemplateJson {
   id: string;
   name: string;
   type: string;
-  team_id: string;
-  platform: boolean;
   vcpus: number;
   memory_mb: number;
   size_bytes: number;
-  host_id: string | null;
   created_at: string;
+}
+
+/** A template as `GET /v1/snapshots` lists it (the `--json` form of `snapshot list`). */
+interface ListedTemplateJson extends TemplateJson {
+  team_id: string;
+  platform: boolean;
+  host_id: string | null;
+}
+
+function templateJson(s: SnapshotInfo): TemplateJson {
+  return {
+    id: s.snapshotId,
+    name: s.name,
+    type: s.type,
+    vcpus: s.vcpus,
+    memory_mb: s.memoryMb,
+    size_bytes: s.sizeBytes,
+    created_at: s.createdAt.toISOString(),
+  };
 }
 
 function templateDetails(t: TemplateJson): string {
@@ -36,26 +52,25 @@ function templateDetails(t: TemplateJson): string {
 
 const create = {
   summary: "Capture a running sandbox as a named template",
-  usage: `Usage: wrenn snapshot create <sandbox-id> --name NAME [--json]
+  usage: `Usage: wrenn snapshot create <sandbox-id> [--name NAME] [--json]
 
 Captures the sandbox's memory and disk as a template; 'wrenn sandbox create --template NAME'
 then starts new sandboxes where this one was. The sandbox keeps running. An existing snapshot
 of the team with the same name is replaced.
 
 Options:
-  --name NAME   the template's name (letters, digits, '-', '_', '.')
+  --name NAME   the template's name (default: one the control plane generates)
   --json        print the template as JSON`,
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, { name: { type: "string" } });
     const [id] = positionalArgs(positionals, ["sandbox-id"]) as [string];
-    if (!values.name) throw new UsageError("missing --name NAME");
     const name = values.name;
     const conn = await connection();
-    const snap = await withSpinner(`Snapshotting ${id} as ${name}`, async () => {
+    const snap = await withSpinner(`Snapshotting ${id}${name ? ` as ${name}` : ""}`, async () => {
       const sandbox = await Sandbox.connect(id, conn);
       return sandbox.createSnapshot({ name, requestTimeoutMs: 0 });
     });
-    const t = snap.raw as unknown as TemplateJson;
+    const t = templateJson(snap);
     if (values.json) process.stdout.write(json(t));
     else console.log(`Created snapshot ${t.name} (${t.id}).\n${templateDetails(t)}`);
     return ExitCode.ok;
@@ -73,7 +88,7 @@ const list = {
     }
     const query = values.type ? `?type=${values.type}` : "";
     // The SDK has no snapshot listing; this is one of the two REST calls the CLI makes itself.
-    const { templates } = await apiRequest<{ templates: TemplateJson[] }>(
+    const { templates } = await apiRequest<{ templates: ListedTemplateJson[] }>(
       await connection(),
       "GET",
       `/v1/snapshots${query}`,
