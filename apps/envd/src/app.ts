@@ -1,6 +1,7 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createLogger, type Logger } from "@wrenn/common";
 import { Filesystem, Process } from "@wrenn/proto";
+import { SystemClock } from "./clock.ts";
 import type { EnvdConfig, EnvdContext } from "./context.ts";
 import { createFilesystemService } from "./filesystem/service.ts";
 import { type HttpRequest, type HttpResponse, sendJson } from "./http/respond.ts";
@@ -33,7 +34,10 @@ export function createApp(config: EnvdConfig, logger?: Logger): EnvdApp {
   };
   const processes = new ProcessManager(context);
   const filesystem = createFilesystemService(context);
-  const httpRoutes = createHttpRoutes(context);
+  // Started now, so it is part of a captured template and restored sandboxes step the clock without a fork.
+  const clock = new SystemClock(context.logger);
+  if (config.clockSync) clock.start();
+  const httpRoutes = createHttpRoutes(context, clock);
   const connectHandler = connectNodeAdapter({
     routes(router) {
       router.service(Process, createProcessService(context, processes));
@@ -62,6 +66,7 @@ export function createApp(config: EnvdConfig, logger?: Logger): EnvdApp {
       return forwarder;
     },
     close() {
+      clock.close();
       filesystem.closeAll();
       processes.killAll();
     },

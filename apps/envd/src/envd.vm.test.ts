@@ -88,5 +88,29 @@ describe("envd in a microVM", () => {
     expect(idleRss).toBeGreaterThan(0);
   });
 
+  it("steps the clock through its resident helper (a child of envd, the same process every time)", async () => {
+    const helper = async () => {
+      const run = await guestShell(
+        "envd=$(pgrep -o -f 'envd[.]mjs'); for p in $(pgrep -f 'clock_settime[(]'); do echo \"$p $(awk '{print $4}' /proc/$p/stat) $envd\"; done",
+      );
+      return run.stdout.trim();
+    };
+    const before = await helper();
+    const [pid, parent, envd] = before.split(" ");
+    expect(Number(pid)).toBeGreaterThan(1);
+    expect(parent).toBe(envd);
+    const init = (timestamp: number) =>
+      fetch(`${guest.envdUrl}/init`, {
+        method: "POST",
+        body: JSON.stringify({ timestamp: new Date(timestamp).toISOString() }),
+      });
+    const ahead = Date.now() + 7_200_000;
+    expect((await init(ahead)).status).toBe(204);
+    const clock = Number((await guestShell("date +%s")).stdout.trim()) * 1000;
+    expect(Math.abs(clock - ahead)).toBeLessThan(60_000);
+    expect((await init(Date.now())).status).toBe(204);
+    expect(await helper()).toBe(before);
+  });
+
   registerEnvdSuite(() => target);
 });

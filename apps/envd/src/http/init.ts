@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
 import { errors } from "@wrenn/common";
+import type { SystemClock } from "../clock.ts";
 import type { EnvdContext } from "../context.ts";
 import { type HttpRequest, type HttpResponse, readSmallBody } from "./respond.ts";
 
@@ -50,22 +50,17 @@ export function parseInitRequest(raw: unknown): InitRequest {
   };
 }
 
-/** Sets the system clock (envd runs as root in the guest); a restored snapshot's clock is stale. */
-async function setClock(epochMs: number): Promise<void> {
-  const seconds = (epochMs / 1000).toFixed(3);
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn("date", ["-u", "-s", `@${seconds}`], { stdio: "ignore" });
-    child.once("error", reject);
-    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`date exited with ${code}`))));
-  });
-}
-
 /**
  * `POST /init`: called by the host after boot and after every restore. Sets
  * the env vars, access token, default user/workdir and identity, and brings
  * the clock in line with the host's timestamp. Answers 204.
  */
-export async function handleInit(ctx: EnvdContext, req: HttpRequest, res: HttpResponse): Promise<void> {
+export async function handleInit(
+  ctx: EnvdContext,
+  clock: SystemClock,
+  req: HttpRequest,
+  res: HttpResponse,
+): Promise<void> {
   const text = (await readSmallBody(req)).toString("utf8");
   let raw: unknown = {};
   if (text.trim() !== "") {
@@ -88,7 +83,7 @@ export async function handleInit(ctx: EnvdContext, req: HttpRequest, res: HttpRe
     if (Number.isNaN(hostTime)) throw errors.invalidArgument("timestamp must be RFC 3339");
     // Only step the clock when it is noticeably off; small drifts are not worth a jump.
     if (Math.abs(hostTime - Date.now()) > 50) {
-      await setClock(hostTime).catch((err) => ctx.logger.warn({ err }, "could not set the clock"));
+      await clock.set(hostTime).catch((err) => ctx.logger.warn({ err }, "could not set the clock"));
     }
   }
   const { state } = ctx;

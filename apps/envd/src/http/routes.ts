@@ -1,5 +1,6 @@
 import { errors } from "@wrenn/common";
 import { requireAccessToken } from "../auth.ts";
+import type { SystemClock } from "../clock.ts";
 import type { EnvdContext } from "../context.ts";
 import { downloadFile, uploadFiles } from "./files.ts";
 import { handleInit } from "./init.ts";
@@ -13,7 +14,10 @@ type RouteHandler = (req: HttpRequest, res: HttpResponse) => Promise<void>;
  * `/metrics`). Returns a function that answers the request and returns true
  * when the path is one of them, false otherwise (Connect handles the rest).
  */
-export function createHttpRoutes(ctx: EnvdContext): (req: HttpRequest, res: HttpResponse) => boolean {
+export function createHttpRoutes(
+  ctx: EnvdContext,
+  clock: SystemClock,
+): (req: HttpRequest, res: HttpResponse) => boolean {
   const metrics = new MetricsSampler();
   const withToken =
     (handler: RouteHandler): RouteHandler =>
@@ -33,7 +37,7 @@ export function createHttpRoutes(ctx: EnvdContext): (req: HttpRequest, res: Http
       GET: (req, res) => downloadFile(ctx, req, res),
       POST: (req, res) => uploadFiles(ctx, req, res),
     },
-    "/init": { POST: withToken((req, res) => handleInit(ctx, req, res)) },
+    "/init": { POST: withToken((req, res) => handleInit(ctx, clock, req, res)) },
     "/envs": { GET: withToken(async (_req, res) => sendJson(res, 200, ctx.state.processEnvironment())) },
     "/metrics": { GET: withToken(async (_req, res) => sendJson(res, 200, await metrics.sample())) },
   };
