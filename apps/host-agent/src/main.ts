@@ -31,8 +31,11 @@ export interface RunningAgent {
   lostSandboxIds: string[];
   /** Ids of running sandboxes a previous run left behind that this run took over. */
   adoptedSandboxIds: string[];
-  /** Stops serving; with `pauseSandboxes` running sandboxes are paused first (so a restart keeps them). */
-  close(options?: { pauseSandboxes?: boolean }): Promise<void>;
+  /**
+   * Stops serving; with `pauseSandboxes` running sandboxes are paused first (so a restart keeps
+   * them); with `leaveRunning` their VMs are left running for the next agent process to take over.
+   */
+  close(options?: { pauseSandboxes?: boolean; leaveRunning?: boolean }): Promise<void>;
 }
 
 async function bootKernelForProbe(imageDataDir: string): Promise<string> {
@@ -60,7 +63,10 @@ export async function startAgent(
     tcgTbSizeMb: config.tcgTbSizeMb,
     probeKernel: await bootKernelForProbe(config.imageDataDir),
   });
-  const netns = config.network === "netns" ? new NamespaceNetworkProvider(config.netSlots) : undefined;
+  const netns =
+    config.network === "netns"
+      ? new NamespaceNetworkProvider(config.netSlots, undefined, config.warmNetworks, logger)
+      : undefined;
   const network: NetworkProvider = netns ?? new UserModeNetworkProvider();
   const metrics = new MetricsRegistry();
   const trackers = new Map<string, ConnTracker>();
@@ -158,8 +164,10 @@ export async function startAgent(
       await server.close();
       metrics.stop();
       if (options.pauseSandboxes) await manager.pauseAll();
-      await manager.shutdown();
+      if (!options.leaveRunning) await manager.shutdown();
       proxy?.close();
+      // Networks set up ahead of demand belong to no VM: they go even when VMs stay running.
+      await netns?.close();
     },
   };
 }
@@ -199,12 +207,17 @@ async function main(): Promise<void> {
     throw err;
   });
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, leaveRunning = false) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "stopping: pausing running sandboxes");
+    logger.info(
+      { signal },
+      leaveRunning
+        ? "stopping: leaving sandboxes running for the next agent"
+        : "stopping: pausing running sandboxes",
+    );
     Promise.resolve(session?.stop())
-      .then(() => agent.close({ pauseSandboxes: true }))
+      .then(() => agent.close(leaveRunning ? { leaveRunning } : { pauseSandboxes: true }))
       .then(
         () => process.exit(0),
         (err) => {
@@ -215,6 +228,8 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // An upgrade: the old process exits, its VMs keep running and the new process takes them over.
+  process.on("SIGUSR2", () => stop("SIGUSR2", true));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

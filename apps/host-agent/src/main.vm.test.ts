@@ -121,7 +121,7 @@ afterAll(async () => {
 });
 
 describe("host agent crash recovery", () => {
-  it("after SIGKILL and restart takes over surviving VMs, reports the dead one lost and leaves nothing stale", async () => {
+  it("after SIGKILL (or SIGUSR2 for an upgrade) a restarted agent takes over surviving VMs, reports the dead one lost and leaves nothing stale", async () => {
     dataDir = await mkdtemp(join(tmpdir(), "wrenn-crash-"));
     const port = await freeLoopbackPort();
     const first = await startAgentProcess(port);
@@ -163,19 +163,27 @@ describe("host agent crash recovery", () => {
     ]);
     expect(await sh(second, "survivor", "cat /tmp/note")).toBe("survived\n");
     expect(await sh(second, "survivor", `kill -0 ${bgPid} && echo running`)).toBe("running\n");
+    // An upgrade (SIGUSR2): the agent exits, leaving its VMs running for the next process.
+    second.child.kill("SIGUSR2");
+    expect(await new Promise((r) => second.child.once("exit", r))).toBe(0);
+    expect(alive(survivor.pid)).toBe(true);
+    const third = await startAgentProcess(port);
+    expect(third.output()).toMatch(/"adopted":\["survivor"\]/);
+    expect(await sh(third, "survivor", "cat /tmp/note")).toBe("survived\n");
+
     // A new sandbox does not get the survivor's slot.
-    await second.client.createSandbox({ sandboxId: "after", teamId: "team-c", templateId: "minimal" });
+    await third.client.createSandbox({ sandboxId: "after", teamId: "team-c", templateId: "minimal" });
     expect((await runtimeOf("after")).network.slot).not.toBe(survivor.network.slot);
-    expect(await sh(second, "survivor", "cat /tmp/note")).toBe("survived\n");
+    expect(await sh(third, "survivor", "cat /tmp/note")).toBe("survived\n");
 
     // A paused sandbox survives the crash too: its state is on disk.
-    await second.client.resumeSandbox({ sandboxId: "kept-paused", timeoutSec: 0 });
-    expect(await sh(second, "kept-paused", "cat /tmp/note")).toBe("paused-note\n");
+    await third.client.resumeSandbox({ sandboxId: "kept-paused", timeoutSec: 0 });
+    expect(await sh(third, "kept-paused", "cat /tmp/note")).toBe("paused-note\n");
     for (const id of ["kept-paused", "survivor", "after"])
-      await second.client.destroySandbox({ sandboxId: id });
+      await third.client.destroySandbox({ sandboxId: id });
     expect(alive(survivor.pid)).toBe(false);
-    second.child.kill("SIGTERM");
-    await new Promise((r) => second.child.once("exit", r));
+    third.child.kill("SIGTERM");
+    await new Promise((r) => third.child.once("exit", r));
     expect(ourNetworkLeftovers()).toEqual([]);
   });
 });
