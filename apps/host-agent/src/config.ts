@@ -32,6 +32,8 @@ export interface AgentConfig {
    * can share a machine.
    */
   netSlots: { first: number; last: number } | undefined;
+  /** Sandbox networks kept set up ahead of demand (`WRENN_WARM_NETWORKS`, default 1; 0 = none). */
+  warmNetworks: number;
   /** Control plane link; `undefined` fields mean "not given" (see {@link loadConfig}). */
   controlPlane: {
     /** Base URL (`--control-plane` / `WRENN_CP_URL`); saved credentials carry their own. */
@@ -100,6 +102,7 @@ export function loadConfig(
     heartbeatIntervalMs: intSetting(env.WRENN_HEARTBEAT_INTERVAL_MS, 30_000, "WRENN_HEARTBEAT_INTERVAL_MS"),
     ptyIdleTimeoutMs: intSetting(env.WRENN_PTY_IDLE_TIMEOUT_MS, 120_000, "WRENN_PTY_IDLE_TIMEOUT_MS"),
     netSlots: parseSlotRange(env.WRENN_NET_SLOTS),
+    warmNetworks: intSetting(env.WRENN_WARM_NETWORKS, 1, "WRENN_WARM_NETWORKS", 0),
     controlPlane,
   };
 }

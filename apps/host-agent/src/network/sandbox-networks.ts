@@ -15,6 +15,8 @@ export interface SandboxNetworksOptions {
   config?: Partial<NetworkConfig>;
   /** First slot index handed out (default 1). */
   firstSlot?: number;
+  /** Last slot index handed out (default `config.maxSlots`). */
+  lastSlot?: number;
   iptables?: Iptables;
   /**
    * How many networks to keep created ahead of demand (default 0). Setting one up takes
@@ -41,7 +43,10 @@ export class SandboxNetworks {
 
   constructor(options: SandboxNetworksOptions = {}) {
     this.config = validateNetworkConfig({ ...DEFAULT_NETWORK_CONFIG, ...options.config });
-    this.slots = new SlotAllocator({ first: options.firstSlot ?? 1, last: this.config.maxSlots });
+    this.slots = new SlotAllocator({
+      first: options.firstSlot ?? 1,
+      last: options.lastSlot ?? this.config.maxSlots,
+    });
     this.iptables = options.iptables;
     this.warmTarget = Math.max(0, Math.floor(options.warmPoolSize ?? 0));
     this.log = options.logger ?? createLogger("host-agent");

@@ -204,11 +204,18 @@ export class SandboxManager {
       const phases = new PhaseTimer();
       try {
         await mkdir(dir, { recursive: true });
-        await createOverlay(snap.rootfs, "raw", join(dir, SANDBOX_FILES.disk), diskBytes);
-        await saveRecord(this.o.layout, entry.record);
-        phases.mark("disk");
-        entry.lease = await this.o.network.acquire(id);
-        phases.mark("network");
+        // Disk and network do not depend on each other: set them up side by side.
+        const [disk, network] = await Promise.allSettled([
+          createOverlay(snap.rootfs, "raw", join(dir, SANDBOX_FILES.disk), diskBytes).then(() =>
+            saveRecord(this.o.layout, entry.record),
+          ),
+          this.o.network.acquire(id),
+        ]);
+        if (network.status === "fulfilled") entry.lease = network.value;
+        if (disk.status === "rejected") throw disk.reason;
+        if (network.status === "rejected") throw network.reason;
+        entry.lease = network.value;
+        phases.mark("disk+network");
         entry.vm = await this.o.vmm.restore(
           this.vmSpec(entry, snap, { kind: "file-private", path: snap.memory }),
           { kind: "template", stateFile: snap.state },

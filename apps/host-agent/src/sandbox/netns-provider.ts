@@ -1,10 +1,9 @@
+import type { Logger } from "@wrenn/common";
 import {
-  createNetwork,
   DEFAULT_NETWORK_CONFIG,
   type NetworkConfig,
   namespaceName,
-  removeNetwork,
-  SlotAllocator,
+  SandboxNetworks,
   slotNetwork,
 } from "../network/index.ts";
 import {
@@ -18,33 +17,46 @@ import {
  * Production networking: each VM gets a slot (namespace `wrenn-ns-{idx}`, veth
  * pair, TAP `tap0`, NAT to the fixed guest address) from the network module,
  * and its VMM runs inside that namespace.
+ *
+ * Setting a slot up takes 60-110 ms of `ip`/`iptables` commands here, on the
+ * path of every create and resume, so `warmPoolSize` networks are kept set up
+ * ahead of demand ({@link SandboxNetworks}' pool). The pool first fills on the
+ * first acquire, never during start-up recovery (which must first take over the
+ * slots of VMs that survived); after a crash its slots are unheld, so the
+ * start-up cleanup removes them like any other leftover.
  */
 export class NamespaceNetworkProvider implements NetworkProvider {
   readonly kind = "netns-tap";
-  private readonly slots: SlotAllocator;
+  private readonly networks: SandboxNetworks;
 
   constructor(
     range?: { first: number; last: number },
     private readonly config: NetworkConfig = DEFAULT_NETWORK_CONFIG,
+    warmPoolSize = 1,
+    logger?: Logger,
   ) {
-    this.slots = new SlotAllocator({ first: range?.first ?? 1, last: range?.last ?? config.maxSlots });
+    this.networks = new SandboxNetworks({
+      config,
+      firstSlot: range?.first ?? 1,
+      lastSlot: range?.last ?? config.maxSlots,
+      warmPoolSize,
+      logger,
+    });
   }
 
-  /** True when slot `idx` is held by a lease (start-up cleanup must leave adopted slots alone). */
+  /** True when slot `idx` is held by a lease or the warm pool (start-up cleanup must leave it alone). */
   holds(idx: number): boolean {
-    return this.slots.isAllocated(idx);
+    return this.networks.slots.isAllocated(idx);
+  }
+
+  /** Networks set up ahead of demand and not handed out yet. */
+  get warmCount(): number {
+    return this.networks.warmCount;
   }
 
   async acquire(): Promise<NetworkLease> {
-    const idx = this.slots.allocate();
-    let slot: Awaited<ReturnType<typeof createNetwork>>;
-    try {
-      slot = await createNetwork(idx, { config: this.config });
-    } catch (err) {
-      this.slots.release(idx);
-      throw err;
-    }
-    return this.lease(idx, slot.namespace, slot.hostIp);
+    const slot = await this.networks.acquire();
+    return this.lease(slot.idx, slot.namespace, slot.hostIp);
   }
 
   /**
@@ -55,12 +67,18 @@ export class NamespaceNetworkProvider implements NetworkProvider {
   async adopt(_ownerId: string, persisted: PersistedNetwork): Promise<NetworkLease | undefined> {
     if (persisted.kind !== "netns-tap") return undefined;
     const idx = persisted.slot;
-    if (!Number.isInteger(idx) || idx < this.slots.first || idx > this.slots.last) return undefined;
-    if (this.slots.isAllocated(idx)) return undefined;
+    const { slots } = this.networks;
+    if (!Number.isInteger(idx) || idx < slots.first || idx > slots.last) return undefined;
+    if (slots.isAllocated(idx)) return undefined;
     const plan = slotNetwork(idx, this.config);
     if (namespaceName(idx) !== persisted.namespace || plan.hostIp !== persisted.hostIp) return undefined;
-    this.slots.reserve(idx);
+    slots.reserve(idx);
     return this.lease(idx, persisted.namespace, persisted.hostIp);
+  }
+
+  /** Removes the networks set up ahead of demand (leases handed out stay their holders'). */
+  close(): Promise<void> {
+    return this.networks.close();
   }
 
   private lease(idx: number, namespace: string, hostIp: string): NetworkLease {
@@ -71,11 +89,7 @@ export class NamespaceNetworkProvider implements NetworkProvider {
       release: async () => {
         if (released) return;
         released = true;
-        try {
-          await removeNetwork(idx, { config: this.config });
-        } finally {
-          this.slots.release(idx);
-        }
+        await this.networks.release(idx);
       },
     };
   }
