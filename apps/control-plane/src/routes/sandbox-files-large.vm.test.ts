@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { promisify } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -181,6 +181,39 @@ describe("large files through the streaming routes", () => {
     expect(downGrowth).toBeLessThan(MAX_PEAK_GROWTH);
   });
 
+  it("a reader that stops holds the download back (backpressure), and can abandon it", async () => {
+    // big.bin (100 MB) from the first test: envd could send it all within seconds if nothing held it back.
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(`${d.url}/v1/sandboxes/${id}/files/stream/read`, {
+        method: "POST",
+        headers: { ...headers(), "content-type": "application/json" },
+      });
+      req.on("response", resolve);
+      req.on("error", reject);
+      req.end(JSON.stringify({ path: `${DIR}/big.bin` }));
+    });
+    expect(res.statusCode).toBe(200);
+    const first = await new Promise<Buffer>((resolve) => res.once("data", resolve));
+    res.pause();
+    expect(first.length).toBeGreaterThan(0);
+    const before = resetPeakRss();
+    await collecting(() => new Promise((r) => setTimeout(r, 5_000)));
+    const growth = peakRss() - before;
+    process.stderr.write(`paused download: peak RSS +${(growth / 2 ** 20).toFixed(1)} MB in 5 s\n`);
+    expect(growth).toBeLessThan(20 * 1024 * 1024);
+    res.destroy();
+
+    // The abandoned transfer left nothing stuck: the file reads back whole.
+    const again = await fetch(`${d.url}/v1/sandboxes/${id}/files/stream/read`, {
+      method: "POST",
+      headers: { ...headers(), "content-type": "application/json" },
+      body: JSON.stringify({ path: `${DIR}/big.bin` }),
+    });
+    let got = 0;
+    for await (const piece of again.body as unknown as AsyncIterable<Uint8Array>) got += piece.length;
+    expect(got).toBe(SIZE);
+  });
+
   it("an upload broken off mid-transfer leaves the old file and no partial one", async () => {
     const path = `${DIR}/keep.txt`;
     const old = await fetch(`${d.url}/v1/sandboxes/${id}/files/stream/write?path=${path}`, {
@@ -231,5 +264,34 @@ describe("large files through the streaming routes", () => {
     expect(error.message).toBeTruthy();
     expect(await uploadTempFiles()).toEqual([]);
     expect((await exec(`test -d ${DIR}/sub && echo dir`)).stdout).toBe("dir\n");
+  });
+
+  it("refuses a declared length over the limit with a 400 before anything reaches the guest", async () => {
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${d.url}/v1/sandboxes/${id}/files/stream/write?path=${DIR}/huge.bin`, {
+        method: "POST",
+        headers: {
+          ...headers(),
+          "content-type": "application/octet-stream",
+          "content-length": String(5 * 2 ** 30),
+        },
+      });
+      req.on("response", (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => {
+          text += c;
+        });
+        res.on("end", () => {
+          resolve({ status: res.statusCode ?? 0, body: text });
+          req.destroy();
+        });
+      });
+      req.on("error", reject);
+      req.write(Buffer.alloc(1024));
+    });
+    expect(status, body).toBe(400);
+    expect(JSON.parse(body)).toMatchObject({ code: "invalid_argument" });
+    expect(JSON.parse(body).message).toContain("exceeds");
+    expect((await exec(`ls -a ${DIR}`)).stdout).not.toContain("huge.bin");
   });
 });
