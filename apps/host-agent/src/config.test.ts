@@ -43,3 +43,14 @@ describe("loadConfig: control plane link", () => {
     expect(() => loadConfig(["--bogus"], {})).toThrow(/Unknown option .--bogus.*flags: --listen/);
   });
 });
+
+describe("loadConfig: warm networks", () => {
+  it("keeps one network ahead by default, none with 0, and rejects a negative count", () => {
+    expect(loadConfig([], {}).warmNetworks).toBe(1);
+    expect(loadConfig([], { WRENN_WARM_NETWORKS: "0" }).warmNetworks).toBe(0);
+    expect(loadConfig([], { WRENN_WARM_NETWORKS: "3" }).warmNetworks).toBe(3);
+    expect(() => loadConfig([], { WRENN_WARM_NETWORKS: "-1" })).toThrow(
+      /WRENN_WARM_NETWORKS must be an integer/,
+    );
+  });
+});
