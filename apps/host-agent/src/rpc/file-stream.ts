@@ -58,9 +58,12 @@ export async function* readFileStream(
   signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
   const chunk = Math.min(chunkBytes || DEFAULT_READ_CHUNK_BYTES, MAX_READ_CHUNK_BYTES);
+  const cancelled = () => new ConnectError(`the download of ${path} was cancelled`, Code.Canceled);
   const res = await envdStreamRequest(envd, "GET", filesPath(path, user), {
     idleTimeoutMs: ENVD_IDLE_TIMEOUT_MS,
     signal,
+  }).catch((err) => {
+    throw signal?.aborted ? cancelled() : err;
   });
   try {
     const status = res.statusCode ?? 0;
@@ -75,8 +78,7 @@ export async function* readFileStream(
       throw new ConnectError(`envd sent ${received} of ${expected} bytes of ${path}`, Code.Unavailable);
     }
   } catch (err) {
-    if (signal?.aborted) throw new ConnectError(`the download of ${path} was cancelled`, Code.Canceled);
-    throw err;
+    throw signal?.aborted ? cancelled() : err;
   } finally {
     res.destroy();
   }
