@@ -30,14 +30,14 @@ const headers = () => ({ "x-api-key": d.apiKey });
 
 // Every hop copies each chunk, and V8 lets tens of MB of dead buffers pile up before
 // it collects them (measured: +35 MB for one hop). A young-generation collection every
-// 50 ms during a transfer (cheap; the chunks die young) keeps the peak RSS a measure of
+// 20 ms during a transfer (cheap; the chunks die young) keeps the peak RSS a measure of
 // what is held, not of how lazily garbage is collected.
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as (options: { type: "minor" }) => void;
 
-/** Calls `fn` while collecting young garbage every 50 ms. */
+/** Calls `fn` while collecting young garbage every 20 ms. */
 async function collecting<T>(fn: () => Promise<T>): Promise<T> {
-  const timer = setInterval(() => gc({ type: "minor" }), 50);
+  const timer = setInterval(() => gc({ type: "minor" }), 20);
   try {
     return await fn();
   } finally {
