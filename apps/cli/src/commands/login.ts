@@ -69,7 +69,7 @@ async function login(argv: string[]): Promise<number> {
     console.log(`Logged in to ${apiUrl} as team ${me.team.name} (${me.team.id}).`);
     console.log(
       details([
-        ["API key", keyName],
+        ["Key name", keyName],
         ["Saved to", path],
       ]),
     );
