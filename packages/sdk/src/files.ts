@@ -1,7 +1,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { EventType, FileType, type EntryInfo as ProtoEntry } from "@wrenn/proto";
 import type { EnvdConnection } from "./envd/transport.ts";
-import { ConflictError, errorFromConnect, NotFoundError, SandboxError } from "./errors.ts";
+import { ConflictError, errorFromConnect, NotFoundError, SandboxError, TimeoutError } from "./errors.ts";
 
 /** What a file entry is. */
 export type FileKind = "file" | "dir" | "symlink";
@@ -84,6 +84,8 @@ export interface WatchHandle {
 }
 
 const DEFAULT_FILES_TIMEOUT_MS = 60_000;
+const WATCH_START_TIMEOUT_MS = 60_000;
+const WATCH_STOP_WAIT_MS = 5_000;
 
 const kinds: Partial<Record<FileType, FileKind>> = {
   [FileType.FILE]: "file",
@@ -362,6 +364,12 @@ export class Files {
       { headers: this.envd.userHeaders(options.user), signal: abort.signal },
     );
     const events = stream[Symbol.asyncIterator]();
+    // Bounded: a watch that never starts must not hang the caller.
+    let startTimedOut = false;
+    const startTimer = setTimeout(() => {
+      startTimedOut = true;
+      abort.abort();
+    }, WATCH_START_TIMEOUT_MS);
     try {
       for (;;) {
         const first = await events.next();
@@ -371,7 +379,14 @@ export class Files {
       }
     } catch (err) {
       abort.abort();
+      if (startTimedOut) {
+        throw new TimeoutError(`watch ${path}: not started within ${WATCH_START_TIMEOUT_MS} ms`, {
+          cause: err,
+        });
+      }
       throw errorFromConnect(err, `watch ${path}`);
+    } finally {
+      clearTimeout(startTimer);
     }
     const timer =
       options.timeoutMs && options.timeoutMs > 0
@@ -398,7 +413,13 @@ export class Files {
     return {
       async stop() {
         abort.abort();
-        await done;
+        // The stream's reader ends on abort; never wait on a connection that does not notice.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          done,
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, WATCH_STOP_WAIT_MS))),
+        ]);
+        clearTimeout(timer);
       },
     };
   }
