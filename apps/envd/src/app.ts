@@ -52,8 +52,14 @@ export function createApp(config: EnvdConfig, logger?: Logger): EnvdApp {
     context,
     processes,
     handle(req, res) {
-      if (httpRoutes(req, res)) return;
-      connectHandler(req, res);
+      const route = () => {
+        if (httpRoutes(req, res)) return;
+        connectHandler(req, res);
+      };
+      // Everything but /health waits for a clock step /init started, so nothing runs on stale time.
+      const step = clock.pending;
+      if (step && !req.url?.startsWith("/health")) void step.then(route);
+      else route();
     },
     startPortForwarding(envdPort) {
       const forwarder = new PortForwarder({

@@ -36,6 +36,7 @@ export class SystemClock {
   private readonly waiters: Waiter[] = [];
   private received = "";
   private queue: Promise<void> = Promise.resolve();
+  private inFlight = 0;
 
   constructor(private readonly logger: Logger) {}
 
@@ -71,9 +72,22 @@ export class SystemClock {
 
   /** Sets the clock to `epochMs`; steps run one at a time, in call order. */
   set(epochMs: number): Promise<void> {
+    this.inFlight++;
     const step = this.queue.then(() => this.step(epochMs));
-    this.queue = step.catch(() => undefined);
+    this.queue = step
+      .catch(() => undefined)
+      .finally(() => {
+        this.inFlight--;
+      });
     return step;
+  }
+
+  /**
+   * While a step is in flight: a promise that settles once every step asked for so far
+   * finished (never rejects). Undefined when the clock is not being stepped.
+   */
+  get pending(): Promise<void> | undefined {
+    return this.inFlight > 0 ? this.queue : undefined;
   }
 
   /** Ends the helper. */

@@ -52,8 +52,8 @@ export function parseInitRequest(raw: unknown): InitRequest {
 
 /**
  * `POST /init`: called by the host after boot and after every restore. Sets
- * the env vars, access token, default user/workdir and identity, and brings
- * the clock in line with the host's timestamp. Answers 204.
+ * the env vars, access token, default user/workdir and identity, and starts
+ * bringing the clock in line with the host's timestamp. Answers 204.
  */
 export async function handleInit(
   ctx: EnvdContext,
@@ -82,8 +82,11 @@ export async function handleInit(
     const hostTime = Date.parse(init.timestamp);
     if (Number.isNaN(hostTime)) throw errors.invalidArgument("timestamp must be RFC 3339");
     // Only step the clock when it is noticeably off; small drifts are not worth a jump.
+    // The step runs after the answer: requests arriving meanwhile wait for it (see app.ts), so
+    // a command started after /init still sees the host's time, but the sandbox's first answer
+    // does not wait for the helper.
     if (Math.abs(hostTime - Date.now()) > 50) {
-      await clock.set(hostTime).catch((err) => ctx.logger.warn({ err }, "could not set the clock"));
+      void clock.set(hostTime).catch((err) => ctx.logger.warn({ err }, "could not set the clock"));
     }
   }
   const { state } = ctx;
