@@ -146,6 +146,10 @@ describe("official e2b SDK against Wrenn", () => {
     expect(await second.kill()).toBe(true);
 
     await sbx.setTimeout(300_000);
+    const stored = await fetch(`${d.url}/v1/sandboxes/${sbx.sandboxId}`, {
+      headers: { "x-api-key": d.apiKey },
+    });
+    expect(await stored.json()).toMatchObject({ timeout_sec: 300 });
     const metrics = await sbx.getMetrics();
     expect(Array.isArray(metrics)).toBe(true);
     for (const m of metrics) expect(m).toMatchObject({ cpuCount: 1, memTotal: expect.any(Number) });

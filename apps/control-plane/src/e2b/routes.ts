@@ -209,22 +209,26 @@ export function registerE2bRoutes(
   // Connect: resumes a paused sandbox (201) or keeps a running one alive (200).
   const connect = async (c: Context<AppEnv>) => {
     const body = await readBody(c, ConnectBody);
-    if (body.timeout !== undefined) checkTimeout(body.timeout);
+    const timeout = body.timeout === undefined ? undefined : checkTimeout(body.timeout);
     const auth = c.get("auth");
     const row = await live(auth, c.req.param("id") ?? "");
-    if (row.state === "paused") {
-      return c.json(e2bSandbox(await svc.resume(auth, row.id), row.envdAccessToken), 201);
-    }
-    return c.json(e2bSandbox(await svc.ping(auth, row.id), row.envdAccessToken), 200);
+    const { sandbox, envdAccessToken } = await svc.connect(auth, row.id);
+    // A timeout given here is the sandbox's new inactivity timeout (the timer restarts either way).
+    const current =
+      timeout === undefined ? await svc.ping(auth, row.id) : await svc.setTimeout(auth, row.id, timeout);
+    return c.json(
+      e2bSandbox({ ...sandbox, ...current }, envdAccessToken),
+      row.state === "paused" ? 201 : 200,
+    );
   };
   e2b.post("/sandboxes/:id/connect", connect);
   e2b.post("/v2/sandboxes/:id/connect", connect);
 
-  // Wrenn's timeout is an inactivity timer (auto-pause): setting or refreshing it restarts it.
+  // Wrenn's timeout is an inactivity timer (auto-pause): setting it stores the value and restarts it.
   e2b.post("/sandboxes/:id/timeout", async (c) => {
-    checkTimeout((await readBody(c, TimeoutBody)).timeout);
+    const timeout = checkTimeout((await readBody(c, TimeoutBody)).timeout);
     const row = await live(c.get("auth"), c.req.param("id"));
-    await svc.ping(c.get("auth"), row.id);
+    await svc.setTimeout(c.get("auth"), row.id, timeout);
     return c.body(null, 204);
   });
   e2b.post("/sandboxes/:id/refreshes", async (c) => {
