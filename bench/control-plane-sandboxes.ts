@@ -10,6 +10,7 @@
  * BENCH_EXEC_RUNS (default 50): exec pairs (REST vs the agent's Connect `Exec`).
  * BENCH_FILE_MB (default 16): size of each file transferred.
  * BENCH_SECTIONS (default `create,exec,files`): which parts to run.
+ * BENCH_NETWORK (default `user`): the agent's `--network` (`netns` needs root).
  *
  * What is measured:
  * - create-to-first-exec: `POST /v1/sandboxes` then `POST …/exec {cmd:"true", args:[]}`.
@@ -22,7 +23,8 @@
  * - file MB/s: 1. the control plane's `files/stream/write` / `files/stream/read`;
  *   2. the agent's `StreamWriteFile` / `StreamReadFile` RPCs called directly (what the
  *   control plane calls); 3. envd's own `POST`/`GET /files` on the address the agent
- *   uses for it (user-mode networking forwards a loopback port to the guest's 49983), with
+ *   uses for it (user-mode networking forwards a loopback port to the guest's 49983; netns
+ *   reaches the guest at its slot's host address), with
  *   the sandbox's access token: the floor, no Wrenn process in the path.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -45,9 +47,11 @@ const load = () =>
   loadavg()
     .map((l) => l.toFixed(2))
     .join(", ");
-console.log(`load average at start: ${load()}`);
+console.log(`load average at start: ${load()}; agent network: ${process.env.BENCH_NETWORK || "user"}`);
 
-const d = await startTestDeployment();
+// netns is the production networking; user-mode (QEMU slirp) is what the tests use.
+const network = process.env.BENCH_NETWORK || "user";
+const d = await startTestDeployment({ agentArgs: ["--network", network] });
 const agent = createClient(
   HostAgentService,
   createConnectTransport({ baseUrl: `http://127.0.0.1:${d.agent.server.port}`, httpVersion: "2" }),
