@@ -229,6 +229,45 @@ describe("wrenn CLI against a real deployment", () => {
     expect(tail.stdout.trimEnd().split("\n")).toHaveLength(3);
   });
 
+  it("Ctrl-C ends logs --follow (exit 0) and exec (exit 130), killing the remote process", async () => {
+    const interrupt = async (args: string[], ready: RegExp) => {
+      const env = { ...process.env, HOME: home } as NodeJS.ProcessEnv;
+      delete env.WRENN_API_KEY;
+      delete env.WRENN_API_URL;
+      const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stdout.on("data", (b: Buffer) => {
+        out += b.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      const until = Date.now() + 60_000;
+      while (!ready.test(out)) {
+        if (Date.now() > until) throw new Error(`no ${ready} in ${JSON.stringify(out)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      child.kill("SIGINT");
+      return { code: await exited, out };
+    };
+    const follow = await interrupt(["sandbox", "logs", sandboxId, "-f", "-n", "2"], /\n.*\n/);
+    expect(follow.code).toBe(0);
+    const exec = await interrupt(
+      ["sandbox", "exec", sandboxId, "--", "echo started; exec sleep 300"],
+      /started\n/,
+    );
+    expect(exec.code).toBe(130);
+    const left = await wrenn([
+      "sandbox",
+      "exec",
+      sandboxId,
+      "--",
+      "pgrep -x sleep; pgrep -x dmesg; echo checked",
+    ]);
+    expect(left.stdout).toBe("checked\n");
+  });
+
   it("pause and resume keep the sandbox's state; logs refuses a paused sandbox", async () => {
     await wrenn(["sandbox", "exec", sandboxId, "--", "echo kept > /tmp/state.txt"]);
     const paused = await wrennJson<{ state: string }>(["sandbox", "pause", sandboxId]);
