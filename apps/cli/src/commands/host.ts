@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { DEFAULT_DATA_DIR, resolveGuestImage } from "@wrenn/images";
 import { type Command, ExitCode } from "../command.ts";
 
 const AGENT_MAIN = fileURLToPath(import.meta.resolve("@wrenn/host-agent/main"));
@@ -23,7 +24,10 @@ Options:
   --address IP:PORT    where the control plane reaches this agent
   --control-plane URL  the control plane's base URL, e.g. http://10.0.0.2:8080
   --data-dir DIR       the agent's state (default /var/lib/wrenn)
-  --listen ADDR        listen address (default 0.0.0.0:<port of --address>, else 0.0.0.0:5007)`;
+  --listen ADDR        listen address (default 0.0.0.0:<port of --address>, else 0.0.0.0:5007)
+
+The guest image comes from <data-dir>/images when it holds one, else from /var/lib/wrenn/images
+(build it first with 'wrenn image build'; $WRENN_DATA_DIR, when set, names the image dir).`;
 
 /** `wrenn host register|run`: a thin launcher of the host agent daemon. */
 export const command: Command = {
@@ -57,7 +61,7 @@ export const command: Command = {
       console.error(`wrenn host ${sub}: ${args}\n\n${USAGE}`);
       return ExitCode.usage;
     }
-    return runAgent(args);
+    return runAgent(args, await imageDataDir(values["data-dir"]));
   },
 };
 
@@ -87,9 +91,21 @@ export function agentArgs(sub: "register" | "run", v: Record<string, string | un
   return args;
 }
 
+/** The agent's image dir (`WRENN_DATA_DIR` for it): see the usage text. */
+async function imageDataDir(dataDir: string | undefined): Promise<string | undefined> {
+  if (process.env.WRENN_DATA_DIR || !dataDir) return process.env.WRENN_DATA_DIR;
+  const has = (dir: string) =>
+    resolveGuestImage(dir).then(
+      () => true,
+      () => false,
+    );
+  return !(await has(dataDir)) && (await has(DEFAULT_DATA_DIR)) ? DEFAULT_DATA_DIR : dataDir;
+}
+
 /** Runs the agent in the foreground; signals to this process are passed on; resolves to its exit code. */
-function runAgent(args: string[]): Promise<number> {
-  const child = spawn(process.execPath, ["--import", "tsx", AGENT_MAIN, ...args], { stdio: "inherit" });
+function runAgent(args: string[], imageDir: string | undefined): Promise<number> {
+  const env = imageDir ? { ...process.env, WRENN_DATA_DIR: imageDir } : process.env;
+  const child = spawn(process.execPath, ["--import", "tsx", AGENT_MAIN, ...args], { stdio: "inherit", env });
   // Ctrl-C reaches the agent directly (same process group); SIGTERM to this process alone must too.
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   process.on("SIGTERM", forward("SIGTERM"));
