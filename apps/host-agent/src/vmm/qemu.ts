@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, type StdioOptions, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
@@ -48,6 +48,11 @@ export interface QemuDriverOptions {
   /** Kernel used for the KVM probe. */
   probeKernel: string;
 }
+
+/** The descriptor a restoring QEMU inherits its incoming state file on (after stdin, stdout, stderr). */
+const INCOMING_STATE_FD = 3;
+/** `fd:<n>` on a regular file: QEMU reads the state with no helper process or pipe. */
+const INCOMING_STATE_URI = `fd:${INCOMING_STATE_FD}`;
 
 /** Quotes a path for the `/bin/sh -c` QEMU runs `exec:` migration URIs with. */
 function shellQuote(path: string): string {
@@ -105,10 +110,10 @@ export class QemuMicrovmDriver implements Vmm {
     if (source.kind === "full" && spec.memory.kind !== "anonymous") {
       throw new Error("full-snapshot restore needs anonymous memory");
     }
-    const vm = await this.launch(spec, true);
+    const vm = await this.launch(spec, true, source.stateFile);
     try {
       await setIgnoreShared(vm.qmp, source.kind === "template");
-      await vm.qmp.execute("migrate-incoming", { uri: `exec:cat ${shellQuote(source.stateFile)}` });
+      await vm.qmp.execute("migrate-incoming", { uri: INCOMING_STATE_URI });
       await waitForMigration(vm, 60_000);
       await vm.qmp.execute("cont");
       return vm;
@@ -176,18 +181,28 @@ export class QemuMicrovmDriver implements Vmm {
     }
   }
 
-  private async launch(spec: VmSpec, incoming: boolean): Promise<QemuVm> {
+  /**
+   * Starts QEMU. With `stateFile` (a restore) that file is open in QEMU as fd
+   * {@link INCOMING_STATE_FD}, so `migrate-incoming` reads it directly instead of
+   * through a `sh -c cat` child and a pipe (two execs and two copies of the state).
+   */
+  private async launch(spec: VmSpec, incoming: boolean, stateFile?: string): Promise<QemuVm> {
     const accel = await this.resolveAccel();
     const qmpPath = qmpSocketPath(spec.runDir);
     await rm(qmpPath, { force: true });
     const args = buildQemuArgs(spec, accel, this.tbSizeMb, incoming);
     const { command, args: wrapped } = spec.network.wrapCommand(this.qemuBinary, args);
     const logFd = openSync(join(spec.runDir, RUN_FILES.vmmLog), "a");
+    let stateFd: number | undefined;
     let child: ChildProcess;
     try {
-      child = spawn(command, wrapped, { stdio: ["ignore", logFd, logFd], detached: true });
+      stateFd = stateFile === undefined ? undefined : openSync(stateFile, "r");
+      const stdio: StdioOptions =
+        stateFd === undefined ? ["ignore", logFd, logFd] : ["ignore", logFd, logFd, stateFd];
+      child = spawn(command, wrapped, { stdio, detached: true });
     } finally {
       closeSync(logFd);
+      if (stateFd !== undefined) closeSync(stateFd);
     }
     child.unref();
     const exited = new Promise<number | null>((resolve) => {
