@@ -101,3 +101,47 @@ test("CommandExitError carries the whole result", () => {
   expect(err.result).toEqual({ exitCode: 3, stdout: "out", stderr: "err", error: undefined });
   expect(err.message).toBe("command exited with code 3");
 });
+
+describe("the typed error classes", () => {
+  test.each([
+    [NotFoundError, "NotFoundError", "not_found"],
+    [AuthenticationError, "AuthenticationError", "unauthenticated"],
+    [InvalidArgumentError, "InvalidArgumentError", "invalid_argument"],
+    [ConflictError, "ConflictError", "already_exists"],
+    [FailedPreconditionError, "FailedPreconditionError", "failed_precondition"],
+    [RateLimitError, "RateLimitError", "resource_exhausted"],
+    [TimeoutError, "TimeoutError", "deadline_exceeded"],
+    [SandboxError, "SandboxError", "internal"],
+  ] as const)("%o is named %s, a WrennError and an Error, with code %s by default", (cls, name, code) => {
+    const cause = new Error("underneath");
+    const err = new cls("went wrong", { status: 418, cause });
+    expect(err).toBeInstanceOf(cls);
+    expect(err).toBeInstanceOf(WrennError);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.name).toBe(name);
+    expect(err.constructor.name).toBe(name);
+    expect(err.code).toBe(code);
+    expect(err.status).toBe(418);
+    expect(err.cause).toBe(cause);
+    expect(err.message).toBe("went wrong");
+    expect(String(err)).toBe(`${name}: went wrong`);
+    expect(new cls("bare").status).toBeUndefined();
+    expect("cause" in new cls("bare")).toBe(false);
+  });
+
+  test("the classes with several codes take one of theirs as the code option", () => {
+    expect(new AuthenticationError("x", { code: "permission_denied" }).code).toBe("permission_denied");
+    expect(new ConflictError("x", { code: "failed_precondition" }).code).toBe("failed_precondition");
+    expect(new SandboxError("x", { code: "unavailable" }).code).toBe("unavailable");
+    // A code of another class (only reachable past the types) is not taken.
+    const stray = { code: "not_found" } as unknown as { code: "internal" };
+    expect(new SandboxError("x", stray).code).toBe("internal");
+  });
+
+  test("unrelated classes do not match each other", () => {
+    const err = new TimeoutError("slow");
+    expect(err).not.toBeInstanceOf(NotFoundError);
+    expect(err).not.toBeInstanceOf(SandboxError);
+    expect(new ConflictError("taken")).not.toBeInstanceOf(FailedPreconditionError);
+  });
+});

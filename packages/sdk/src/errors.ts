@@ -53,43 +53,41 @@ export class WrennError extends Error {
   }
 }
 
-/** The sandbox, file, process or other resource does not exist (or belongs to another team). */
-export class NotFoundError extends WrennError {
-  override name = "NotFoundError";
-  constructor(message: string, options?: WrennErrorOptions) {
-    super("not_found", message, options);
-  }
+/** The `code` option of a class with several codes; a class with one code has none. */
+type CodeOption<C extends readonly ErrorCode[]> = C extends readonly [ErrorCode]
+  ? Record<never, never>
+  : { code?: C[number] | undefined };
+
+/**
+ * The one shape of the typed errors: a {@link WrennError} named `name` whose code is the
+ * first of `codes` unless the `code` option picks another of them. Each exported class
+ * below extends one of these, so `instanceof` and `name` work as for hand-written classes.
+ */
+function typedError<const C extends readonly [ErrorCode, ...ErrorCode[]]>(name: string, ...codes: C) {
+  return class extends WrennError {
+    override name = name;
+    constructor(message: string, options?: WrennErrorOptions & CodeOption<C>) {
+      const chosen = (options as { code?: ErrorCode } | undefined)?.code;
+      super(chosen !== undefined && codes.includes(chosen) ? chosen : codes[0], message, options);
+    }
+  };
 }
+
+/** The sandbox, file, process or other resource does not exist (or belongs to another team). */
+export class NotFoundError extends typedError("NotFoundError", "not_found") {}
 
 /** The API key is missing, malformed or revoked, or the caller lacks permission. */
-export class AuthenticationError extends WrennError {
-  override name = "AuthenticationError";
-  constructor(
-    message: string,
-    options?: WrennErrorOptions & { code?: "unauthenticated" | "permission_denied" },
-  ) {
-    super(options?.code ?? "unauthenticated", message, options);
-  }
-}
+export class AuthenticationError extends typedError(
+  "AuthenticationError",
+  "unauthenticated",
+  "permission_denied",
+) {}
 
 /** A parameter was rejected; the message names it. */
-export class InvalidArgumentError extends WrennError {
-  override name = "InvalidArgumentError";
-  constructor(message: string, options?: WrennErrorOptions) {
-    super("invalid_argument", message, options);
-  }
-}
+export class InvalidArgumentError extends typedError("InvalidArgumentError", "invalid_argument") {}
 
 /** The resource already exists (e.g. a snapshot name taken). */
-export class ConflictError extends WrennError {
-  override name = "ConflictError";
-  constructor(
-    message: string,
-    options?: WrennErrorOptions & { code?: "already_exists" | "failed_precondition" },
-  ) {
-    super(options?.code ?? "already_exists", message, options);
-  }
-}
+export class ConflictError extends typedError("ConflictError", "already_exists", "failed_precondition") {}
 
 /** The resource is in the wrong state for the action (e.g. pausing a paused sandbox). */
 export class FailedPreconditionError extends ConflictError {
@@ -100,31 +98,16 @@ export class FailedPreconditionError extends ConflictError {
 }
 
 /** Too many requests or a quota is used up; retry later. */
-export class RateLimitError extends WrennError {
-  override name = "RateLimitError";
-  constructor(message: string, options?: WrennErrorOptions) {
-    super("resource_exhausted", message, options);
-  }
-}
+export class RateLimitError extends typedError("RateLimitError", "resource_exhausted") {}
 
 /** A request or a command did not finish within its timeout. */
-export class TimeoutError extends WrennError {
-  override name = "TimeoutError";
-  constructor(message: string, options?: WrennErrorOptions) {
-    super("deadline_exceeded", message, options);
-  }
-}
+export class TimeoutError extends typedError("TimeoutError", "deadline_exceeded") {}
 
 /**
  * The platform could not do it: no host available, the sandbox's host or
  * envd unreachable, or an internal error (`code` is `unavailable` or `internal`).
  */
-export class SandboxError extends WrennError {
-  override name = "SandboxError";
-  constructor(message: string, options?: WrennErrorOptions & { code?: "unavailable" | "internal" }) {
-    super(options?.code ?? "internal", message, options);
-  }
-}
+export class SandboxError extends typedError("SandboxError", "internal", "unavailable") {}
 
 /** What a finished foreground command produced. */
 export interface CommandResult {
