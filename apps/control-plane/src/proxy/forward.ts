@@ -5,11 +5,14 @@ import {
   type IncomingHttpHeaders,
   type IncomingMessage,
   type OutgoingHttpHeaders,
+  type RequestOptions,
   type ServerResponse,
   STATUS_CODES,
 } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Duplex } from "node:stream";
 import { errors, type WrennError } from "@wrenn/common";
+import type { AgentTls } from "../tls/agent-tls.ts";
 import { ENVD_PORT, type ProxyAddress } from "./address.ts";
 
 /** Headers that describe one connection hop and are never forwarded (RFC 9110 §7.6.1). */
@@ -78,7 +81,24 @@ function agentUnreachable(cause: unknown): WrennError {
  * server-streaming and long downloads work, and WebSocket upgrades are spliced.
  */
 export class AgentForwarder {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
+  private readonly agent: Agent;
+
+  /**
+   * With `tls` (the host client pool's), connections to agents are mTLS: the agent's
+   * certificate is verified against the CA and the current client certificate is
+   * presented. The pool is keyed by the certificate too, so connections opened after a
+   * renewal use the new one.
+   */
+  constructor(private readonly tls?: AgentTls | undefined) {
+    const pooling = { keepAlive: true, maxSockets: 512, maxFreeSockets: 64 };
+    this.agent = tls ? new HttpsAgent(pooling) : new Agent(pooling);
+  }
+
+  /** Opens a request to an agent: plain HTTP/1.1, or HTTP/1.1 over mTLS. */
+  private open(hostAddress: string, options: Omit<RequestOptions, "host" | "port">): ClientRequest {
+    const target = { ...splitAddress(hostAddress), ...options };
+    return this.tls ? httpsRequest({ ...target, ...this.tls.connectOptions() }) : httpRequest(target);
+  }
 
   /**
    * Forwards `req` and writes the agent's answer to `res`. Resolves with the status when the
@@ -93,8 +113,7 @@ export class AgentForwarder {
     extraHeaders: Record<string, string> = {},
   ): Promise<number> {
     return new Promise((resolve, reject) => {
-      const upstream = httpRequest({
-        ...splitAddress(hostAddress),
+      const upstream = this.open(hostAddress, {
         method: req.method,
         path: agentPath(address, req.url),
         headers: forwardedHeaders(req.headers, address, req.socket.remoteAddress),
@@ -138,8 +157,7 @@ export class AgentForwarder {
     headers.connection = "Upgrade";
     if (req.headers.upgrade) headers.upgrade = req.headers.upgrade;
     // Upgraded connections never return to a pool.
-    const upstream: ClientRequest = httpRequest({
-      ...splitAddress(hostAddress),
+    const upstream: ClientRequest = this.open(hostAddress, {
       method: req.method,
       path: agentPath(address, req.url),
       headers,
