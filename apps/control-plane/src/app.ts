@@ -61,7 +61,11 @@ export interface AppDeps {
   oauthProviders?: Map<string, OAuthProvider>;
   /** Run before a team is soft-deleted (e.g. destroy its sandboxes). */
   teamDeletionHooks?: TeamDeletionHook[];
-  /** Connect clients of host agents (shared with the host monitor); default: a new pool. */
+  /**
+   * Connect clients of host agents (shared with the host monitor); default: a new plain-HTTP
+   * pool. Its `tls` (mTLS towards agents) also gives the CA that issues host certificates and
+   * the port proxy's TLS settings.
+   */
   hostPool?: HostClientPool;
   /** Host placement strategy for new sandboxes; default least-loaded. */
   scheduler?: Scheduler;
@@ -113,7 +117,15 @@ export function createApp(deps: AppDeps) {
       teams: new TeamsService(db, audit, teamDeletionHooks),
       users: new UsersService(db),
       audit: new AuditQueryService(db),
-      hosts: new HostsService({ db, redis, tokens: hostTokens, audit, pool: hostPool, log }),
+      hosts: new HostsService({
+        db,
+        redis,
+        tokens: hostTokens,
+        audit,
+        pool: hostPool,
+        log,
+        ca: hostPool.tls?.ca,
+      }),
       sandboxes,
     },
     hostTokens,
@@ -125,7 +137,7 @@ export function createApp(deps: AppDeps) {
   };
 
   // Sandbox port traffic is routed before the API (and before its body limit): see proxy/.
-  const portProxy = new PortProxy({ db, redis, log, domain: config.proxyDomain });
+  const portProxy = new PortProxy({ db, redis, log, domain: config.proxyDomain, agentTls: hostPool.tls });
   sandboxes.onStoppedRunning((id) => portProxy.access.invalidate(id));
   upgrades.add(portProxy.upgradeHandler);
 

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "./config.ts";
 
@@ -50,5 +53,34 @@ describe("loadConfig", () => {
 
   it("treats empty strings as unset", () => {
     expect(loadConfig({ ...base, DATABASE_URL: "" }).databaseUrl).toBeUndefined();
+  });
+
+  it("reads the mTLS CA from files or inline PEM, both or neither", async () => {
+    expect(loadConfig(base).ca).toBeUndefined();
+    const dir = await mkdtemp(join(tmpdir(), "wrenn-config-ca-"));
+    try {
+      const cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+      const key = "-----BEGIN PRIVATE KEY-----\nBBBB\n-----END PRIVATE KEY-----\n";
+      await writeFile(join(dir, "ca.pem"), cert);
+      await writeFile(join(dir, "ca.key"), key);
+      await writeFile(join(dir, "junk"), "hello");
+      expect(
+        loadConfig({ ...base, WRENN_CA_CERT: join(dir, "ca.pem"), WRENN_CA_KEY: join(dir, "ca.key") }).ca,
+      ).toEqual({ certPem: cert, keyPem: key });
+      // One-line .env values carry their newlines as \n.
+      const inline = loadConfig({ ...base, WRENN_CA_CERT: cert.replaceAll("\n", "\\n"), WRENN_CA_KEY: key });
+      expect(inline.ca).toEqual({ certPem: cert, keyPem: key });
+      expect(() => loadConfig({ ...base, WRENN_CA_CERT: join(dir, "ca.pem") })).toThrow(
+        /must be set together/,
+      );
+      expect(() => loadConfig({ ...base, WRENN_CA_CERT: join(dir, "nope"), WRENN_CA_KEY: key })).toThrow(
+        /^WRENN_CA_CERT: cannot read .*nope \(ENOENT\)$/,
+      );
+      expect(() => loadConfig({ ...base, WRENN_CA_CERT: join(dir, "junk"), WRENN_CA_KEY: key })).toThrow(
+        /not a PEM file/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 
 /** Raised when the environment is missing or malformed; its message is one line naming the variable. */
@@ -46,6 +47,8 @@ const EnvSchema = z.object({
         ),
     )
     .optional(),
+  WRENN_CA_CERT: z.string().min(1).optional(),
+  WRENN_CA_KEY: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
@@ -80,6 +83,11 @@ export interface Config {
   hostMonitor: { intervalSec: number; staleAfterSec: number };
   /** Base domain of port-proxy host names (`{port}-{sandboxId}.{domain}`); unset = header form only. */
   proxyDomain: string | undefined;
+  /**
+   * The internal CA (PEM) for mTLS towards host agents (`WRENN_CA_CERT` / `WRENN_CA_KEY`);
+   * undefined = plain HTTP to agents (dev mode).
+   */
+  ca: { certPem: string; keyPem: string } | undefined;
   logLevel: string;
 }
 
@@ -112,6 +120,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         apiUrl: e.GITHUB_API_URL,
       }
     : undefined;
+  if (Boolean(e.WRENN_CA_CERT) !== Boolean(e.WRENN_CA_KEY)) {
+    throw new ConfigError("WRENN_CA_CERT and WRENN_CA_KEY must be set together");
+  }
+  const ca =
+    e.WRENN_CA_CERT && e.WRENN_CA_KEY
+      ? {
+          certPem: pemSetting("WRENN_CA_CERT", e.WRENN_CA_CERT),
+          keyPem: pemSetting("WRENN_CA_KEY", e.WRENN_CA_KEY),
+        }
+      : undefined;
   if (github && !e.CP_PUBLIC_URL) {
     throw new ConfigError("CP_PUBLIC_URL is required when OAuth (GITHUB_CLIENT_ID) is configured");
   }
@@ -135,12 +153,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: e.MAX_BODY_BYTES,
     hostMonitor: { intervalSec: e.HOST_MONITOR_INTERVAL_SEC, staleAfterSec: e.HOST_STALE_AFTER_SEC },
     proxyDomain: e.WRENN_PROXY_DOMAIN,
+    ca,
     logLevel: e.LOG_LEVEL,
   };
 }
 
+/**
+ * A PEM setting: the PEM itself when the value starts with `-----BEGIN` (an `.env` file or a
+ * secret store), else the path of a file holding it.
+ */
+function pemSetting(name: string, value: string): string {
+  if (value.trimStart().startsWith("-----BEGIN")) return value.replace(/\\n/g, "\n");
+  let text: string;
+  try {
+    text = readFileSync(value, "utf8");
+  } catch (err) {
+    throw new ConfigError(
+      `${name}: cannot read ${value} (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+    );
+  }
+  if (!text.includes("-----BEGIN")) throw new ConfigError(`${name}: ${value} is not a PEM file`);
+  return text;
+}
+
 function redact(name: string, value: string): string {
-  return /SECRET|PASSWORD|TOKEN/.test(name) ? "[redacted]" : value;
+  return /SECRET|PASSWORD|TOKEN|_KEY$/.test(name) ? "[redacted]" : value;
 }
 
 /** Loads `.env` from the working directory into `process.env` when the file exists (existing vars win). */

@@ -4,10 +4,12 @@ import type { Logger } from "@wrenn/common";
 import { connectDatabase, type Database, migrate } from "@wrenn/db";
 import { Redis } from "ioredis";
 import { type AppDeps, createApp } from "./app.ts";
-import type { Config } from "./config.ts";
+import { type Config, ConfigError } from "./config.ts";
 import { HostMonitor } from "./hosts/monitor.ts";
 import { HostClientPool } from "./hosts/pool.ts";
 import { AuditLogger } from "./services/audit.ts";
+import { AgentTls } from "./tls/agent-tls.ts";
+import { CertificateAuthorityError } from "./tls/ca.ts";
 
 /** A running control plane HTTP server. */
 export interface RunningControlPlane {
@@ -32,6 +34,7 @@ export async function startControlPlane(options: {
   deps?: Partial<AppDeps>;
 }): Promise<RunningControlPlane> {
   const { config, log } = options;
+  const agentTls = config.ca ? await loadAgentTls(config.ca, log) : undefined;
   const applied = await migrate(options.databaseUrl);
   if (applied.length) log.info({ applied }, "database migrated");
   // Connection-level errors (e.g. the database restarting) are reported briefly;
@@ -53,7 +56,9 @@ export async function startControlPlane(options: {
     throw new Error(`cannot reach Redis at ${options.redisUrl.replace(/\/\/[^@]*@/, "//")}`, { cause: err });
   }
   let ready = false;
-  const hostPool = options.deps?.hostPool ?? new HostClientPool();
+  // The pool carries the mTLS settings: the app takes the CA and the port proxy's TLS from it.
+  const hostPool = options.deps?.hostPool ?? new HostClientPool({ tls: agentTls });
+  agentTls?.start();
   const app = createApp({ config, db: db.db, redis, log, isReady: () => ready, hostPool, ...options.deps });
   // Marks silent hosts unreachable and reconciles online ones (HOST_MONITOR_INTERVAL_SEC).
   const monitor = new HostMonitor({
@@ -72,6 +77,7 @@ export async function startControlPlane(options: {
       server.once("error", reject);
     });
   } catch (err) {
+    agentTls?.stop();
     redis.disconnect();
     await db.close();
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
@@ -86,7 +92,7 @@ export async function startControlPlane(options: {
   monitor.start();
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  log.info({ url }, "control plane listening");
+  log.info({ url, agentTransport: agentTls ? "mtls" : "plain" }, "control plane listening");
   return {
     url,
     port,
@@ -94,6 +100,7 @@ export async function startControlPlane(options: {
     async close() {
       ready = false;
       await monitor.stop();
+      agentTls?.stop();
       await app.upgrades.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -104,4 +111,15 @@ export async function startControlPlane(options: {
       await db.close();
     },
   };
+}
+
+/** The CA and first client certificate; an unusable CA is a configuration error naming the variables. */
+async function loadAgentTls(ca: { certPem: string; keyPem: string }, log: Logger): Promise<AgentTls> {
+  try {
+    return await AgentTls.create(ca, { log });
+  } catch (err) {
+    if (err instanceof CertificateAuthorityError)
+      throw new ConfigError(`WRENN_CA_CERT / WRENN_CA_KEY: ${err.message}`);
+    throw err;
+  }
 }

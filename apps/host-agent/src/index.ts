@@ -5,6 +5,7 @@
 export { type AgentConfig, loadConfig } from "./config.ts";
 export { EnvdClient, type EnvdInit, type ExecResult, type GuestCommand } from "./envd-client/client.ts";
 export { type RunningAgent, startAgent } from "./main.ts";
+export { ConnTracker, SandboxProxy } from "./proxy/index.ts";
 export {
   type BeatResult,
   type ConnectOptions,
@@ -13,6 +14,7 @@ export {
   HEARTBEAT_INTERVAL_MS,
   type HostCredentials,
   HostSession,
+  type HostTlsMaterial,
   loadCredentials,
   registerHost,
   saveCredentials,

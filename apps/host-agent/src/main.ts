@@ -7,7 +7,7 @@ import { type AgentConfig, loadConfig } from "./config.ts";
 import { MetricsRegistry } from "./metrics/index.ts";
 import { cleanupStaleNetworks } from "./network/index.ts";
 import { ConnTracker, SandboxProxy } from "./proxy/index.ts";
-import { connectToControlPlane, type HostSession } from "./registration/index.ts";
+import { connectToControlPlane, type HostSession, loadCredentials } from "./registration/index.ts";
 import { type AgentServer, startAgentServer } from "./rpc/server.ts";
 import { SandboxManager } from "./sandbox/manager.ts";
 import { NamespaceNetworkProvider } from "./sandbox/netns-provider.ts";
@@ -36,6 +36,11 @@ export interface RunningAgent {
    * them); with `leaveRunning` their VMs are left running for the next agent process to take over.
    */
   close(options?: { pauseSandboxes?: boolean; leaveRunning?: boolean }): Promise<void>;
+}
+
+/** Where the agent keeps its host credentials (and mTLS certificate), mode 0600. */
+function credentialsPathOf(config: AgentConfig): string {
+  return join(config.dataDir, "host-credentials.json");
 }
 
 async function bootKernelForProbe(imageDataDir: string): Promise<string> {
@@ -133,6 +138,8 @@ export async function startAgent(
   const reaper = new TtlReaper(manager, logger, config.reaperIntervalMs);
   reaper.start();
   metrics.start();
+  // A registered host under mTLS must never answer plain HTTP, not even before it reconnects.
+  const saved = await loadCredentials(credentialsPathOf(config)).catch(() => undefined);
   const server = await startAgentServer(
     {
       manager,
@@ -141,6 +148,7 @@ export async function startAgent(
       logger,
       proxy,
       ptyIdleTimeoutMs: config.ptyIdleTimeoutMs,
+      tls: saved?.tls,
     },
     { host: config.listenHost, port: config.listenPort },
   );
@@ -149,6 +157,7 @@ export async function startAgent(
       listen: `${config.listenHost}:${server.port}`,
       dataDir: config.dataDir,
       network: network.kind,
+      tls: server.tls,
       ...recovery,
     },
     "host agent started",
@@ -179,7 +188,7 @@ export async function startAgent(
  */
 async function linkToControlPlane(agent: RunningAgent, logger: Logger): Promise<HostSession | undefined> {
   const { controlPlane, dataDir } = agent.config;
-  const credentialsPath = join(dataDir, "host-credentials.json");
+  const credentialsPath = credentialsPathOf(agent.config);
   if (!controlPlane.registrationToken && !existsSync(credentialsPath)) {
     logger.info("no control plane configured (use --register <token>): running standalone");
     return undefined;
@@ -192,6 +201,7 @@ async function linkToControlPlane(agent: RunningAgent, logger: Logger): Promise<
     address: controlPlane.address,
     logger,
     intervalMs: agent.config.heartbeatIntervalMs,
+    onTlsMaterial: (tls) => agent.server.setTls(tls),
     onRevoked: async () => {
       logger.warn("the control plane revoked this host: pausing every sandbox");
       await agent.manager.pauseAll();

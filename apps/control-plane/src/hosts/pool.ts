@@ -2,6 +2,7 @@ import { type Client, Code, ConnectError, createClient } from "@connectrpc/conne
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { type ErrorCode, errors, WrennError } from "@wrenn/common";
 import { HostAgentService } from "@wrenn/proto";
+import type { AgentTls } from "../tls/agent-tls.ts";
 
 /** A Connect client of one host agent. */
 export type AgentClient = Client<typeof HostAgentService>;
@@ -13,27 +14,37 @@ export interface HostAddress {
 }
 
 /**
- * One lazily created Connect client per host (h2c, HTTP/2 prior knowledge),
- * so every request to a host shares one HTTP/2 session. A host whose address
- * changed (re-registration) gets a new client.
+ * One lazily created Connect client per host, so every request to a host shares one
+ * HTTP/2 session: h2c (prior knowledge) without `tls`, else HTTP/2 over mTLS, the agent's
+ * certificate verified against the CA. A host whose address changed (re-registration)
+ * gets a new client, and so does every host once the client certificate was renewed
+ * (the old session closes when idle, its streams finish with the old certificate).
  */
 export class HostClientPool {
-  readonly #clients = new Map<string, { address: string; client: AgentClient }>();
+  readonly #clients = new Map<string, { address: string; generation: number; client: AgentClient }>();
 
-  constructor(private readonly options: { timeoutMs?: number } = {}) {}
+  constructor(private readonly options: { timeoutMs?: number; tls?: AgentTls | undefined } = {}) {}
+
+  /** The mTLS settings shared with the port-proxy forwarder; undefined in plain-HTTP (dev) mode. */
+  get tls(): AgentTls | undefined {
+    return this.options.tls;
+  }
 
   /** The client of `host`, created on first use. */
   get(host: HostAddress): AgentClient {
     if (!host.address) throw errors.unavailable("host has not registered an address yet");
+    const tls = this.options.tls;
+    const generation = tls?.generation ?? 0;
     const cached = this.#clients.get(host.id);
-    if (cached && cached.address === host.address) return cached.client;
+    if (cached && cached.address === host.address && cached.generation === generation) return cached.client;
     const transport = createConnectTransport({
-      baseUrl: `http://${host.address}`,
+      baseUrl: `${tls ? "https" : "http"}://${host.address}`,
       httpVersion: "2",
+      ...(tls ? { nodeOptions: tls.http2Options() } : {}),
       ...(this.options.timeoutMs ? { defaultTimeoutMs: this.options.timeoutMs } : {}),
     });
     const client = createClient(HostAgentService, transport);
-    this.#clients.set(host.id, { address: host.address, client });
+    this.#clients.set(host.id, { address: host.address, generation, client });
     return client;
   }
 
@@ -76,11 +87,23 @@ export const errorCodeByConnectCode: Record<Code, ErrorCode> = {
 export function agentError(err: unknown, what: string): WrennError {
   if (err instanceof WrennError) return err;
   const ce = ConnectError.from(err);
+  if (isTlsFailure(ce.cause)) {
+    // A certificate the other side refuses makes the host unusable, as if it were down.
+    return errors.unavailable(`host agent unavailable while trying to ${what} (TLS handshake failed)`, err);
+  }
   const code = errorCodeByConnectCode[ce.code];
   if (code === "unavailable")
     return errors.unavailable(`host agent unavailable while trying to ${what}`, err);
   if (code === "internal") return errors.internal(`host agent failed to ${what}`, err);
   return new WrennError(code, ce.rawMessage, { cause: err });
+}
+
+// Node's TLS errors: its own (ERR_TLS_*, ERR_SSL_*) and OpenSSL's verification codes.
+const TLS_ERROR_CODE = /^(ERR_TLS_|ERR_SSL_)|CERT|UNABLE_TO_|SELF_SIGNED|^EPROTO$/;
+
+function isTlsFailure(cause: unknown): boolean {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && TLS_ERROR_CODE.test(code);
 }
 
 /** Runs one agent call, mapping its failure through {@link agentError}. */

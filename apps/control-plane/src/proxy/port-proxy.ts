@@ -8,6 +8,7 @@ import type { Redis } from "ioredis";
 import type { AppEnv } from "../http/context.ts";
 import { toWrennError } from "../http/errors.ts";
 import type { UpgradeHandler } from "../http/upgrade.ts";
+import type { AgentTls } from "../tls/agent-tls.ts";
 import { ProxyAccess, type ProxyCredentials } from "./access.ts";
 import { parseProxyAddress } from "./address.ts";
 import { AgentForwarder, writeRawError } from "./forward.ts";
@@ -31,12 +32,20 @@ function credentialsOf(headers: IncomingHttpHeaders): ProxyCredentials {
 export class PortProxy {
   /** Authorization and the cached sandbox lookups (see {@link ProxyAccess.invalidate}). */
   readonly access: ProxyAccess;
-  private readonly forwarder = new AgentForwarder();
+  private readonly forwarder: AgentForwarder;
 
   constructor(
-    private readonly deps: { db: Database; redis: Redis; log: Logger; domain: string | undefined },
+    private readonly deps: {
+      db: Database;
+      redis: Redis;
+      log: Logger;
+      domain: string | undefined;
+      /** mTLS towards agents (the host client pool's); undefined = plain HTTP. */
+      agentTls?: AgentTls | undefined;
+    },
   ) {
     this.access = new ProxyAccess(deps);
+    this.forwarder = new AgentForwarder(deps.agentTls);
   }
 
   /** Hono middleware: proxies requests addressed to a sandbox port, passes the rest on. */

@@ -4,6 +4,7 @@ import type { HostWithTags } from "@wrenn/db";
 import type { AppEnv } from "../http/context.ts";
 import { errorResponses, jsonBody, jsonResponse, jwtSecurity } from "../http/openapi.ts";
 import { formatId, parseIdOrInvalid, parseIdOrNotFound } from "../ids.ts";
+import type { HostCredentials } from "../services/hosts.ts";
 import type { RouteDeps } from "./deps.ts";
 
 /** A host on the wire. */
@@ -101,8 +102,32 @@ const CredentialsSchema = z
     host: HostSchema,
     token: z.string().openapi({ description: "Host JWT (7 days), sent as X-Host-Token" }),
     refresh_token: z.string().openapi({ description: "Refresh token (60 days, single use)" }),
+    cert_pem: z
+      .string()
+      .optional()
+      .openapi({ description: "mTLS only: the agent's server certificate (7 days), PEM" }),
+    key_pem: z.string().optional().openapi({ description: "mTLS only: its private key (PKCS#8), PEM" }),
+    ca_cert_pem: z
+      .string()
+      .optional()
+      .openapi({ description: "mTLS only: the CA whose client certificates the agent must require" }),
   })
   .openapi("HostCredentials");
+
+/** The wire form of issued host credentials (the certificate fields only under mTLS). */
+function credentialsView(creds: HostCredentials) {
+  return {
+    host: hostView({ ...creds.host, tags: [] }),
+    token: creds.token,
+    refresh_token: creds.refreshToken,
+    ...(creds.tls
+      ? { cert_pem: creds.tls.certPem, key_pem: creds.tls.keyPem, ca_cert_pem: creds.tls.caCertPem }
+      : {}),
+  };
+}
+
+/** Heartbeat answer header asking the agent to refresh now for a (new) certificate. */
+export const RENEW_CERTIFICATE_HEADER = "x-wrenn-renew-certificate";
 
 const IdParam = z.object({ id: z.string().openapi({ example: "host-…" }) });
 const hostSecurity: Record<string, string[]>[] = [{ HostToken: [] }];
@@ -182,14 +207,7 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
         memoryMb: b.memory_mb,
         diskGb: b.disk_gb,
       });
-      return c.json(
-        {
-          host: hostView({ ...creds.host, tags: [] }),
-          token: creds.token,
-          refresh_token: creds.refreshToken,
-        },
-        201,
-      );
+      return c.json(credentialsView(creds), 201);
     },
   );
 
@@ -204,14 +222,7 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
     }),
     async (c) => {
       const creds = await svc.refresh(c.req.valid("json").refresh_token);
-      return c.json(
-        {
-          host: hostView({ ...creds.host, tags: [] }),
-          token: creds.token,
-          refresh_token: creds.refreshToken,
-        },
-        200,
-      );
+      return c.json(credentialsView(creds), 200);
     },
   );
 
@@ -223,13 +234,19 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       summary: "Heartbeat of a host agent (every 30 s, X-Host-Token)",
       security: hostSecurity,
       request: { params: IdParam },
-      responses: { 204: { description: "Recorded" }, ...errorResponses(401, 403, 404) },
+      responses: {
+        204: {
+          description: `Recorded; under mTLS a \`${RENEW_CERTIFICATE_HEADER}: 1\` header asks the agent to refresh now for a certificate`,
+        },
+        ...errorResponses(401, 403, 404),
+      },
     }),
     async (c) => {
       const token = c.req.header("x-host-token");
       if (!token) throw errors.unauthenticated("X-Host-Token required");
       const tokenHost = await deps.hostTokens.verify(token);
-      await svc.heartbeat(tokenHost, hostId(c.req.valid("param").id));
+      const host = await svc.heartbeat(tokenHost, hostId(c.req.valid("param").id));
+      if (svc.needsCertificate(host)) c.header(RENEW_CERTIFICATE_HEADER, "1");
       return c.body(null, 204);
     },
   );

@@ -21,6 +21,7 @@ import {
   revokeAllHostRefreshTokens,
   revokeHostRefreshToken,
   type Sandbox,
+  setHostCertificate,
   updateSandbox,
 } from "@wrenn/db";
 import type { Redis } from "ioredis";
@@ -35,6 +36,8 @@ import {
 import { callAgent, type HostClientPool } from "../hosts/pool.ts";
 import type { AuthContext } from "../http/context.ts";
 import { formatId } from "../ids.ts";
+import { HOST_CERT_TTL_MS } from "../tls/agent-tls.ts";
+import type { CertificateAuthority } from "../tls/ca.ts";
 import { currentTeamAccess, requireUser } from "./access.ts";
 import { type Actor, actorOf } from "./actor.ts";
 import type { AuditLogger } from "./audit.ts";
@@ -53,7 +56,12 @@ export interface HostCredentials {
   /** Host JWT for `X-Host-Token`. */
   token: string;
   refreshToken: string;
+  /** The host's mTLS certificate (7 days), its key and the CA, PEM; only when the CP has a CA. */
+  tls?: { certPem: string; keyPem: string; caCertPem: string };
 }
+
+/** A heartbeat answer asks for a renewal when the host's certificate has less than this left. */
+const CERT_RENEW_AHEAD_MS = 12 * 3600_000;
 
 const registrationKey = (token: string) => `host-registration:${hashSecretToken(token)}`;
 
@@ -74,6 +82,8 @@ export class HostsService {
       audit: AuditLogger;
       pool: HostClientPool;
       log: Logger;
+      /** Issues host certificates for mTLS; undefined = plain HTTP to agents (dev mode). */
+      ca?: CertificateAuthority | undefined;
       now?: () => Date;
     },
   ) {}
@@ -219,7 +229,44 @@ export class HostsService {
       expiresAt: new Date(this.now().getTime() + HOST_REFRESH_TTL_SEC * 1000),
     });
     const token = await this.deps.tokens.sign(host.id, this.now().getTime());
-    return { host, token, refreshToken, refreshId: row.id };
+    const tls = await this.issueCertificate(host);
+    return { host, token, refreshToken, refreshId: row.id, ...(tls ? { tls } : {}) };
+  }
+
+  /**
+   * A fresh server certificate for the host's registered address (IP SAN, or DNS SAN for a
+   * name); its fingerprint and expiry are recorded on the host row. The control plane makes
+   * the key pair: the refresh token that fetches it already lets its holder act as the host,
+   * so a CSR would not protect more, and the agent needs no X.509 code.
+   */
+  private async issueCertificate(host: Host): Promise<HostCredentials["tls"]> {
+    const ca = this.deps.ca;
+    if (!ca) return undefined;
+    const now = this.now();
+    const cert = await ca.issue({
+      use: "server",
+      commonName: formatId("host", host.id),
+      address: host.address,
+      ttlMs: HOST_CERT_TTL_MS,
+      now,
+    });
+    await setHostCertificate(
+      this.deps.db,
+      host.id,
+      { fingerprint: cert.fingerprint, expiresAt: cert.notAfter },
+      now,
+    );
+    return { certPem: cert.certPem, keyPem: cert.keyPem, caCertPem: ca.certPem };
+  }
+
+  /**
+   * Whether a heartbeat answer should ask the host to refresh now: mTLS is on and the host
+   * has no certificate yet (it registered before the CA was configured) or its certificate
+   * is about to expire.
+   */
+  needsCertificate(host: Host): boolean {
+    if (!this.deps.ca) return false;
+    return !host.certExpiresAt || host.certExpiresAt.getTime() - this.now().getTime() < CERT_RENEW_AHEAD_MS;
   }
 
   /**

@@ -11,6 +11,9 @@ interface CredentialsBody {
   host: { id: string };
   token: string;
   refresh_token: string;
+  cert_pem?: string;
+  key_pem?: string;
+  ca_cert_pem?: string;
 }
 
 async function post(fetchFn: Fetch, url: string, body: unknown, headers: Record<string, string> = {}) {
@@ -43,7 +46,16 @@ async function failure(res: Response, what: string): Promise<WrennError> {
 }
 
 function toCredentials(body: CredentialsBody, controlPlaneUrl: string): HostCredentials {
-  return { hostId: body.host.id, token: body.token, refreshToken: body.refresh_token, controlPlaneUrl };
+  const creds: HostCredentials = {
+    hostId: body.host.id,
+    token: body.token,
+    refreshToken: body.refresh_token,
+    controlPlaneUrl,
+  };
+  if (body.cert_pem && body.key_pem && body.ca_cert_pem) {
+    creds.tls = { certPem: body.cert_pem, keyPem: body.key_pem, caCertPem: body.ca_cert_pem };
+  }
+  return creds;
 }
 
 const base = (url: string) => url.replace(/\/+$/, "");
@@ -82,12 +94,23 @@ export async function refreshHostCredentials(
   return toCredentials((await res.json()) as CredentialsBody, creds.controlPlaneUrl);
 }
 
-/** One heartbeat; throws `unauthenticated` when the token is refused, `not_found` when the host is gone. */
-export async function sendHeartbeat(creds: HostCredentials, fetchFn: Fetch = fetch): Promise<void> {
+/** Header of a heartbeat answer asking the host to refresh now to get a (new) mTLS certificate. */
+export const RENEW_CERTIFICATE_HEADER = "x-wrenn-renew-certificate";
+
+/**
+ * One heartbeat; throws `unauthenticated` when the token is refused, `not_found` when the
+ * host is gone. Answers whether the control plane asked for a certificate renewal (it got a
+ * CA after this host registered, or the host's certificate is about to expire).
+ */
+export async function sendHeartbeat(
+  creds: HostCredentials,
+  fetchFn: Fetch = fetch,
+): Promise<{ renewCertificate: boolean }> {
   const res = await post(fetchFn, `${creds.controlPlaneUrl}/v1/hosts/${creds.hostId}/heartbeat`, undefined, {
     "x-host-token": creds.token,
   });
   if (res.status !== 204 && res.status !== 200) throw await failure(res, "heartbeat refused");
+  return { renewCertificate: res.headers.get(RENEW_CERTIFICATE_HEADER) === "1" };
 }
 
 /** Seconds until a JWT expires (from its unverified payload), or 0 when unreadable. */

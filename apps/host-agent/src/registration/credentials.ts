@@ -3,6 +3,14 @@ import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { errors } from "@wrenn/common";
 
+/** The agent's mTLS certificate (7 days, renewed with the host token) and the CA it trusts, PEM. */
+export interface HostTlsMaterial {
+  certPem: string;
+  keyPem: string;
+  /** The control plane's CA: clients must present a certificate it signed. */
+  caCertPem: string;
+}
+
 /** What a registered agent keeps between runs. */
 export interface HostCredentials {
   /** Wire id, `host-<uuid>`. */
@@ -13,6 +21,8 @@ export interface HostCredentials {
   refreshToken: string;
   /** Base URL of the control plane that issued them. */
   controlPlaneUrl: string;
+  /** Present when the control plane has a CA (mTLS); absent in plain-HTTP (dev) mode. */
+  tls?: HostTlsMaterial | undefined;
 }
 
 /**
@@ -29,6 +39,9 @@ export async function saveCredentials(path: string, creds: HostCredentials): Pro
       token: creds.token,
       refresh_token: creds.refreshToken,
       control_plane_url: creds.controlPlaneUrl,
+      ...(creds.tls
+        ? { cert_pem: creds.tls.certPem, key_pem: creds.tls.keyPem, ca_cert_pem: creds.tls.caCertPem }
+        : {}),
     },
     null,
     2,
@@ -62,5 +75,20 @@ export async function loadCredentials(path: string): Promise<HostCredentials | u
   ) {
     throw errors.failedPrecondition(`credentials file ${path} is incomplete; register the host again`);
   }
-  return { hostId: host_id, token, refreshToken: refresh_token, controlPlaneUrl: control_plane_url };
+  const { cert_pem, key_pem, ca_cert_pem } = raw;
+  const tlsFields = [cert_pem, key_pem, ca_cert_pem];
+  if (tlsFields.some((f) => f !== undefined) && !tlsFields.every((f) => typeof f === "string")) {
+    throw errors.failedPrecondition(
+      `credentials file ${path} has an incomplete certificate (cert_pem, key_pem, ca_cert_pem); register the host again`,
+    );
+  }
+  return {
+    hostId: host_id,
+    token,
+    refreshToken: refresh_token,
+    controlPlaneUrl: control_plane_url,
+    ...(typeof cert_pem === "string"
+      ? { tls: { certPem: cert_pem, keyPem: key_pem as string, caCertPem: ca_cert_pem as string } }
+      : {}),
+  };
 }

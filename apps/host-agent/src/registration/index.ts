@@ -1,18 +1,24 @@
 import type { Logger } from "@wrenn/common";
 import { errors } from "@wrenn/common";
 import { type Fetch, registerHost } from "./client.ts";
-import { loadCredentials, saveCredentials } from "./credentials.ts";
+import { type HostTlsMaterial, loadCredentials, saveCredentials } from "./credentials.ts";
 import { HostSession } from "./session.ts";
 import { detectHostSpecs } from "./specs.ts";
 
 export {
   type Fetch,
+  RENEW_CERTIFICATE_HEADER,
   refreshHostCredentials,
   registerHost,
   secondsUntilExpiry,
   sendHeartbeat,
 } from "./client.ts";
-export { type HostCredentials, loadCredentials, saveCredentials } from "./credentials.ts";
+export {
+  type HostCredentials,
+  type HostTlsMaterial,
+  loadCredentials,
+  saveCredentials,
+} from "./credentials.ts";
 export { type BeatResult, HEARTBEAT_INTERVAL_MS, HostSession, type HostSessionOptions } from "./session.ts";
 export { detectHostSpecs, type HostSpecs } from "./specs.ts";
 
@@ -31,6 +37,11 @@ export interface ConnectOptions {
   logger: Logger;
   /** Called when the control plane refuses this host for good: pause every sandbox. */
   onRevoked: () => Promise<void>;
+  /**
+   * Installs the host's mTLS certificate in the agent's listener (`AgentServer.setTls`):
+   * called with the saved or newly registered certificate, then after every refresh.
+   */
+  onTlsMaterial?: ((tls: HostTlsMaterial) => void) | undefined;
   intervalMs?: number;
   fetch?: Fetch;
 }
@@ -59,11 +70,13 @@ export async function connectToControlPlane(options: ConnectOptions): Promise<Ho
       `no host credentials at ${options.credentialsPath}: register with --register <token> --address ip:port`,
     );
   }
+  if (credentials.tls) options.onTlsMaterial?.(credentials.tls);
   const session = new HostSession({
     credentials,
     credentialsPath: options.credentialsPath,
     logger: options.logger,
     onRevoked: options.onRevoked,
+    onTlsMaterial: options.onTlsMaterial,
     ...(options.intervalMs ? { intervalMs: options.intervalMs } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });

@@ -1,6 +1,6 @@
 import { isWrennError, type Logger } from "@wrenn/common";
 import { type Fetch, refreshHostCredentials, secondsUntilExpiry, sendHeartbeat } from "./client.ts";
-import { type HostCredentials, saveCredentials } from "./credentials.ts";
+import { type HostCredentials, type HostTlsMaterial, saveCredentials } from "./credentials.ts";
 
 /** Heartbeat interval the control plane expects (it marks a host unreachable after 90 s). */
 export const HEARTBEAT_INTERVAL_MS = 30_000;
@@ -21,6 +21,8 @@ export interface HostSessionOptions {
    * refused, or the host was deleted): the agent should pause all its sandboxes.
    */
   onRevoked: () => Promise<void>;
+  /** Called with the renewed mTLS certificate after each refresh that carried one (hot-swap it). */
+  onTlsMaterial?: ((tls: HostTlsMaterial) => void) | undefined;
   intervalMs?: number;
   fetch?: Fetch;
 }
@@ -85,8 +87,11 @@ export class HostSession {
         return "refreshed";
       }
       try {
-        await sendHeartbeat(this.#creds, this.options.fetch);
-        return "ok";
+        const { renewCertificate } = await sendHeartbeat(this.#creds, this.options.fetch);
+        if (!renewCertificate) return "ok";
+        logger.info("the control plane asked for a certificate renewal; refreshing");
+        await this.#refresh();
+        return "refreshed";
       } catch (err) {
         if (!isWrennError(err) || err.code !== "unauthenticated") throw err;
         logger.info("host token refused; refreshing");
@@ -108,6 +113,14 @@ export class HostSession {
     // Saved before use: if we crash now, the next start has the only valid refresh token.
     await saveCredentials(this.options.credentialsPath, next);
     this.#creds = next;
+    if (next.tls) {
+      try {
+        this.options.onTlsMaterial?.(next.tls);
+      } catch (err) {
+        // The old certificate keeps serving until it expires; the next refresh tries again.
+        this.options.logger.error({ err }, "installing the renewed TLS certificate failed");
+      }
+    }
   }
 
   async #revoke(err: Error): Promise<BeatResult> {

@@ -225,3 +225,21 @@ export async function listActiveSandboxesOnHost(ex: Executor, hostId: string) {
     .from(sandboxes)
     .where(and(eq(sandboxes.hostId, hostId), notInArray(sandboxes.state, ["stopped"])));
 }
+
+/**
+ * Records the mTLS certificate just issued to a host (SHA-256 fingerprint, hex, and expiry).
+ * Undefined when the host is gone.
+ */
+export async function setHostCertificate(
+  ex: Executor,
+  id: string,
+  cert: { fingerprint: string; expiresAt: Date },
+  at = new Date(),
+): Promise<Host | undefined> {
+  const [row] = await ex
+    .update(hosts)
+    .set({ certFingerprint: cert.fingerprint, certExpiresAt: cert.expiresAt, updatedAt: at })
+    .where(eq(hosts.id, id))
+    .returning();
+  return row;
+}
