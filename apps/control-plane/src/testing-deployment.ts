@@ -16,6 +16,7 @@ import {
 import { type Config, loadConfig } from "./config.ts";
 import { type RunningControlPlane, startControlPlane } from "./server.ts";
 import { createTestRedis, type TestRedis } from "./testing.ts";
+import { CertificateAuthority } from "./tls/ca.ts";
 
 /**
  * A whole Wrenn deployment for end-to-end tests: a real control plane listening on
@@ -42,6 +43,8 @@ export interface TestDeployment {
   session: HostSession;
   /** The agent's data directory (credentials, sandboxes, templates). */
   agentDataDir: string;
+  /** The throwaway CA of a deployment started with `tls: true` (PEM), for test clients. */
+  ca?: { certPem: string; keyPem: string } | undefined;
   config: Config;
   database: TestDatabase;
   log: Logger;
@@ -59,6 +62,11 @@ export interface TestDeploymentOptions {
   agentArgs?: string[];
   /** Heartbeat interval of the agent's session (default: the production 30 s). */
   heartbeatMs?: number;
+  /**
+   * mTLS between control plane and agent: a throwaway CA is generated and given to the
+   * control plane as inline PEM (`WRENN_CA_CERT` / `WRENN_CA_KEY`).
+   */
+  tls?: boolean;
 }
 
 /**
@@ -68,7 +76,9 @@ export interface TestDeploymentOptions {
 export async function startTestDeployment(options: TestDeploymentOptions = {}): Promise<TestDeployment> {
   let agent: RunningAgent | undefined;
   let session: HostSession | undefined;
-  const base = await startControlPlaneAndUsers(options.env, async (url, adminToken, agentDataDir, log) => {
+  const ca = options.tls ? await CertificateAuthority.generate({ commonName: "Wrenn test CA" }) : undefined;
+  const env = ca ? { WRENN_CA_CERT: ca.certPem, WRENN_CA_KEY: ca.keyPem, ...options.env } : options.env;
+  const base = await startControlPlaneAndUsers(env, async (url, adminToken, agentDataDir, log) => {
     const close = async () => {
       await session?.stop().catch(() => {});
       await agent?.close().catch(() => {});
@@ -99,6 +109,7 @@ export async function startTestDeployment(options: TestDeploymentOptions = {}): 
         address: `127.0.0.1:${agent.server.port}`,
         logger: log,
         onRevoked: async () => {},
+        onTlsMaterial: (tls) => agent?.server.setTls(tls),
         ...(options.heartbeatMs ? { intervalMs: options.heartbeatMs } : {}),
       });
       return { hostId: session.credentials.hostId, close };
@@ -108,7 +119,7 @@ export async function startTestDeployment(options: TestDeploymentOptions = {}): 
     }
   });
   if (!agent || !session) throw new Error("host agent did not start");
-  return { ...base, agent, session };
+  return { ...base, agent, session, ...(ca ? { ca } : {}) };
 }
 
 /** A host agent running as its own OS process, so a test can SIGKILL it and start it again. */
