@@ -6,22 +6,19 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger, type Logger } from "@wrenn/common";
 import { createTestDatabase, freePort, type TestDatabase } from "@wrenn/db";
-import {
-  connectToControlPlane,
-  type HostSession,
-  loadConfig as loadAgentConfig,
-  type RunningAgent,
-  startAgent,
-} from "@wrenn/host-agent";
+import { connectToControlPlane, type HostSession, type RunningAgent, startAgent } from "@wrenn/host-agent";
 import { type Config, loadConfig } from "./config.ts";
 import { type RunningControlPlane, startControlPlane } from "./server.ts";
 import { createTestRedis, type TestRedis } from "./testing.ts";
+import { testAgentConfig } from "./testing-host.ts";
+import { guardVms, type Leftovers, removedAnything, slotsSetting, type VmGuard } from "./testing-vms.ts";
 import { CertificateAuthority } from "./tls/ca.ts";
 
 /**
  * A whole Wrenn deployment for end-to-end tests: a real control plane listening on
  * a loopback port (real PostgreSQL database, real Redis), a real host agent
- * (in-process, QEMU microVMs, user-mode guest networking) registered through the
+ * (in-process, QEMU microVMs, netns guest networking as `wrenn up` runs it, in a slot
+ * range of its own) registered through the
  * real one-time-token flow over HTTP, and a signed-up user with an API key.
  */
 export interface TestDeployment {
@@ -45,12 +42,18 @@ export interface TestDeployment {
   agentDataDir: string;
   /** The throwaway CA of a deployment started with `tls: true` (PEM), for test clients. */
   ca?: { certPem: string; keyPem: string } | undefined;
+  /** The agent's network slots (`WRENN_NET_SLOTS`): its namespaces are `wrenn-ns-{first..last}`. */
+  netSlots: { first: number; last: number };
   config: Config;
   database: TestDatabase;
   log: Logger;
   /** Signs up another user (own team) and returns its JWT and a fresh API key. */
   newTeam(name?: string): Promise<{ token: string; apiKey: string; teamId: string }>;
-  /** Stops the agent, the control plane, and drops the database. */
+  /**
+   * Stops the agent, the control plane, and drops the database. Then, agent alive or not,
+   * kills every QEMU under {@link agentDataDir} and removes the networks of {@link netSlots}
+   * (VMs outlive a dead agent by design); a process exit before close() kills the VMs too.
+   */
   close(): Promise<void>;
 }
 
@@ -58,7 +61,10 @@ export interface TestDeployment {
 export interface TestDeploymentOptions {
   /** Extra control plane environment (see config.ts), e.g. `{ CP_PUBLIC_URL: … }`. */
   env?: Record<string, string>;
-  /** Extra host agent flags, appended to `--listen 127.0.0.1:0 --data-dir … --network user`. */
+  /**
+   * Extra host agent flags, appended to `--listen 127.0.0.1:0 --data-dir … --network netns`
+   * (so `["--network", "user"]` selects QEMU user-mode networking).
+   */
   agentArgs?: string[];
   /** Heartbeat interval of the agent's session (default: the production 30 s). */
   heartbeatMs?: number;
@@ -78,29 +84,14 @@ export async function startTestDeployment(options: TestDeploymentOptions = {}): 
   let session: HostSession | undefined;
   const ca = options.tls ? await CertificateAuthority.generate({ commonName: "Wrenn test CA" }) : undefined;
   const env = ca ? { WRENN_CA_CERT: ca.certPem, WRENN_CA_KEY: ca.keyPem, ...options.env } : options.env;
-  const base = await startControlPlaneAndUsers(env, async (url, adminToken, agentDataDir, log) => {
+  const base = await startControlPlaneAndUsers(env, async (url, admin, agentDataDir, log, guard) => {
     const close = async () => {
       await session?.stop().catch(() => {});
       await agent?.close().catch(() => {});
     };
     try {
-      const agentConfig = loadAgentConfig(
-        [
-          "--listen",
-          "127.0.0.1:0",
-          "--data-dir",
-          agentDataDir,
-          "--network",
-          "user",
-          ...(options.agentArgs ?? []),
-        ],
-        {
-          WRENN_DATA_DIR: process.env.WRENN_DATA_DIR || "/var/lib/wrenn",
-          ...(process.env.WRENN_ACCEL ? { WRENN_ACCEL: process.env.WRENN_ACCEL } : {}),
-        },
-      );
-      agent = await startAgent(agentConfig, log);
-      const host = await request(url, "POST", "/v1/hosts", { token: adminToken, body: { type: "regular" } });
+      agent = await startAgent(testAgentConfig(agentDataDir, guard, options.agentArgs), log);
+      const host = await request(url, "POST", "/v1/hosts", { token: admin, body: { type: "regular" } });
       session = await connectToControlPlane({
         credentialsPath: join(agentDataDir, "host-credentials.json"),
         dataDir: agentDataDir,
@@ -149,13 +140,15 @@ export interface ProcessTestDeploymentOptions {
   env?: Record<string, string>;
   /** Extra agent environment, e.g. `{ WRENN_HEARTBEAT_INTERVAL_MS: "1000" }`. */
   agentEnv?: Record<string, string>;
+  /** Extra agent flags, appended to `--listen … --data-dir … --network netns`. */
+  agentArgs?: string[];
 }
 
 const AGENT_MAIN = fileURLToPath(import.meta.resolve("@wrenn/host-agent/main"));
 
 /**
  * Like {@link startTestDeployment}, but the host agent runs as its own process
- * (`host-agent --register … --address … --control-plane …`, user-mode guest networking),
+ * (`host-agent --register … --address … --control-plane …`, netns guest networking),
  * registered through the same one-time-token flow; {@link AgentProcess.restart} starts it
  * again without `--register`, as an operator restarting a crashed agent would.
  */
@@ -163,21 +156,24 @@ export async function startTestDeploymentWithAgentProcess(
   options: ProcessTestDeploymentOptions = {},
 ): Promise<ProcessTestDeployment> {
   let agentProcess: AgentProcess | undefined;
-  const base = await startControlPlaneAndUsers(options.env, async (url, adminToken, agentDataDir) => {
-    const host = await request(url, "POST", "/v1/hosts", { token: adminToken, body: { type: "regular" } });
+  const base = await startControlPlaneAndUsers(options.env, async (url, admin, agentDataDir, _log, guard) => {
+    const host = await request(url, "POST", "/v1/hosts", { token: admin, body: { type: "regular" } });
     const port = await freePort();
-    const common = ["--listen", `127.0.0.1:${port}`, "--data-dir", agentDataDir, "--network", "user"];
+    const common = ["--listen", `127.0.0.1:${port}`, "--data-dir", agentDataDir, "--network", "netns"];
+    common.push(...(options.agentArgs ?? []));
     let out = "";
     const launch = async (args: string[], ready: RegExp) => {
       const child = spawn(process.execPath, ["--import", "tsx", AGENT_MAIN, ...common, ...args], {
         env: {
           ...process.env,
           WRENN_DATA_DIR: process.env.WRENN_DATA_DIR || "/var/lib/wrenn",
+          WRENN_NET_SLOTS: slotsSetting(guard.slots),
           LOG_LEVEL: "info",
           ...options.agentEnv,
         },
         stdio: ["ignore", "pipe", "pipe"],
       });
+      guard.track(child);
       const onData = (d: Buffer) => {
         out += d.toString();
       };
@@ -218,6 +214,7 @@ export async function startTestDeploymentWithAgentProcess(
       hostId: host.host.id as string,
       close: async () => {
         // SIGTERM pauses the agent's sandboxes; tests that want them gone destroy them first.
+        // A SIGKILLed agent leaves its VMs running: the deployment's guard kills them.
         await proc.kill("SIGTERM");
       },
     };
@@ -242,6 +239,8 @@ async function startControlPlaneAndUsers(
     adminToken: string,
     agentDataDir: string,
     log: Logger,
+    /** Reserves the agent's slot range; tracks its process for the exit safety net. */
+    guard: VmGuard,
   ) => Promise<{ hostId: string; close: () => Promise<void> }>,
 ): Promise<BaseDeployment> {
   const log = createLogger("test-deployment", process.env.TEST_LOG_LEVEL ?? "silent");
@@ -250,8 +249,11 @@ async function startControlPlaneAndUsers(
   let controlPlane: RunningControlPlane | undefined;
   let host: { close: () => Promise<void> } | undefined;
   const agentDataDir = await mkdtemp(join(process.env.WRENN_TEST_TMP || tmpdir(), "wrenn-deploy-"));
+  const guard = guardVms(agentDataDir);
   const cleanup = async () => {
     await host?.close().catch(() => {});
+    // After the agent stopped (or if it died): its VMs and networks must not outlive the test.
+    reportLeftovers(agentDataDir, await guard.release());
     await controlPlane?.close().catch(() => {});
     await redis?.cleanup().catch(() => {});
     await database.cleanup().catch(() => {});
@@ -276,7 +278,7 @@ async function startControlPlaneAndUsers(
     const url = controlPlane.url;
     const admin = await signup(url, "Admin");
     await database.pool.query("UPDATE users SET is_admin = true WHERE id = $1", [admin.user.id.slice(4)]);
-    const started = await startHost(url, admin.token, agentDataDir, log);
+    const started = await startHost(url, admin.token, agentDataDir, log, guard);
     host = started;
     const newTeam = async (name = "User") => {
       const user = await signup(url, name);
@@ -291,6 +293,7 @@ async function startControlPlaneAndUsers(
       hostId: started.hostId,
       controlPlane,
       agentDataDir,
+      netSlots: guard.slots,
       config,
       database,
       log,
@@ -301,6 +304,22 @@ async function startControlPlaneAndUsers(
     await cleanup();
     throw err;
   }
+}
+
+/** Says on stderr what the agent left behind (expected after a SIGKILL, a bug after a clean stop). */
+function reportLeftovers(dataDir: string, left: Leftovers): void {
+  const { killed, networks } = left;
+  if (!killed.length && !removedAnything(networks) && !networks.failures.length) return;
+  const parts = [
+    killed.length ? `killed QEMU ${killed.map((p) => p.pid).join(", ")}` : "",
+    networks.namespaces.length ? `removed namespaces ${networks.namespaces.join(", ")}` : "",
+    networks.links.length ? `removed links ${networks.links.join(", ")}` : "",
+    networks.rules ? `removed ${networks.rules} iptables rules` : "",
+    networks.failures.length ? `could not remove: ${networks.failures.join("; ")}` : "",
+  ];
+  process.stderr.write(
+    `test deployment ${dataDir}: the host agent left VMs or networks behind: ${parts.filter(Boolean).join("; ")}\n`,
+  );
 }
 
 let users = 0;
