@@ -24,6 +24,29 @@ interface Run {
   stderr: string;
 }
 
+/** Runs `wrenn …` like {@link wrenn} and answers stdout as bytes (binary output). */
+function wrennBytes(args: string[], input?: Buffer) {
+  return new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+    delete env.XDG_CONFIG_HOME;
+    const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
+      env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    let err = "";
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => {
+      err += b.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
+    child.stdin.end(input);
+  });
+}
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
 /** Runs `wrenn …` with HOME in a temp dir; `env` adds or overrides variables (undefined removes). */
 function wrenn(args: string[], opts: { env?: Record<string, string | undefined>; input?: Buffer } = {}) {
   const env: Record<string, string | undefined> = { ...process.env, HOME: home, ...opts.env };
@@ -174,7 +197,56 @@ describe("wrenn CLI against a real deployment", () => {
       "--",
       "echo $(id -u) $X",
     ]);
-    expect(asRoot.stdout).toBe("0 1\n");
+    expect(asRoot).toEqual({ code: 0, stdout: "0 1\n", stderr: "" });
+    const rootHome = await wrenn(["sandbox", "exec", sandboxId, "--user", "root", "--", "pwd"]);
+    expect(rootHome.stdout).toBe("/root\n");
+  });
+
+  it("sandbox exec is binary-safe both ways and forwards piped stdin without -i", async () => {
+    // Output: random bytes written in the guest come out unchanged (checked against the guest's sha256).
+    const made = await wrenn([
+      "sandbox",
+      "exec",
+      sandboxId,
+      "--",
+      "head -c 1000000 /dev/urandom > /tmp/rand.bin && sha256sum /tmp/rand.bin",
+    ]);
+    expect(made.code).toBe(0);
+    const remoteSha = made.stdout.split(" ")[0];
+    const out = await wrennBytes(["sandbox", "exec", sandboxId, "--", "cat", "/tmp/rand.bin"]);
+    expect(out.code).toBe(0);
+    expect(out.stderr).toBe("");
+    expect(out.stdout.length).toBe(1_000_000);
+    expect(sha256(out.stdout)).toBe(remoteSha);
+
+    // Input: piped bytes (several stdin messages' worth) reach the command unchanged…
+    const data = randomBytes(2 * 1024 * 1024 + 3);
+    const summed = await wrenn(["sandbox", "exec", sandboxId, "--", "sha256sum"], { input: data });
+    expect(summed.code).toBe(0);
+    expect(summed.stdout).toBe(`${sha256(data)}  -\n`);
+    // …and come back through cat byte for byte.
+    const echoed = await wrennBytes(["sandbox", "exec", sandboxId, "--", "cat"], data);
+    expect(echoed.code).toBe(0);
+    expect(sha256(echoed.stdout)).toBe(sha256(data));
+
+    // echo hi | wrenn sandbox exec … -- cat, and --no-stdin keeps a pipe to itself.
+    const hi = await wrenn(["sandbox", "exec", sandboxId, "--", "cat"], { input: Buffer.from("hi\n") });
+    expect(hi).toEqual({ code: 0, stdout: "hi\n", stderr: "" });
+    const none = await wrenn(["sandbox", "exec", sandboxId, "-n", "--", "wc", "-c"], {
+      input: Buffer.from("ignored"),
+    });
+    expect(none.stdout.trim()).toBe("0");
+  });
+
+  it("sandbox exec --json returns {exit_code, stdout, stderr} with the command's exit code; --timeout is exit 7", async () => {
+    const r = await wrenn(["sandbox", "exec", sandboxId, "--json", "--", "echo out; echo err >&2; exit 3"]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual({ exit_code: 3, stdout: "out\n", stderr: "err\n" });
+
+    const slow = await wrenn(["sandbox", "exec", sandboxId, "--timeout", "1", "--", "sleep 30"]);
+    expect(slow.code).toBe(7);
+    expect(slow.stderr).toMatch(/^wrenn sandbox exec: the command timed out after 1s/);
   });
 
   it("files put, ls and get move bytes unchanged", async () => {
@@ -204,8 +276,18 @@ describe("wrenn CLI against a real deployment", () => {
     const back = join(work, "back.bin");
     const get = await wrenn(["files", "get", sandboxId, "/tmp/up/blob.bin", back]);
     expect(get.code).toBe(0);
-    const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-    expect(sha(await readFile(back))).toBe(sha(data));
+    expect(get.stderr).toBe(`Downloaded 3.0 MiB to ${back}.\n`);
+    expect(sha256(await readFile(back))).toBe(sha256(data));
+    const again = join(work, "again.bin");
+    const getJson = await wrennJson<{ path: string; bytes: number }>([
+      "files",
+      "get",
+      sandboxId,
+      "/tmp/up/blob.bin",
+      again,
+    ]);
+    expect(getJson).toEqual({ path: again, bytes: data.length });
+    expect(sha256(await readFile(again))).toBe(sha256(data));
 
     const piped = await wrenn(["files", "put", sandboxId, "-", "/tmp/up/note.txt"], {
       input: Buffer.from("note\n"),

@@ -1,3 +1,5 @@
+import type { Subcommand } from "./lib/group.ts";
+
 /** A CLI sub-command: one module under `commands/` exports one of these as `command`. */
 export interface Command {
   /** One line shown in `wrenn --help`. */
@@ -9,6 +11,10 @@ export interface Command {
    * through instead of printing {@link usage}.
    */
   ownHelp?: boolean;
+  /** A group's subcommands (`wrenn sandbox create` …), for help and the command-tree test. */
+  subcommands?: Record<string, Subcommand>;
+  /** A command without subcommands: its own flags and help (see {@link Subcommand}). */
+  spec?: Subcommand;
   /** Runs the command with the arguments after its name; resolves to the process exit code. */
   run(argv: string[]): Promise<number>;
 }

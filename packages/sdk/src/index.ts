@@ -60,5 +60,6 @@ export type {
   SandboxInfo,
   SandboxMetrics,
   SandboxState,
+  SandboxWire,
   SnapshotInfo,
 } from "./sandbox-info.ts";

@@ -52,7 +52,7 @@ describe("wrenn host", () => {
     expect(agentArgs("run", { token: "t" })).toMatch(/--token only go with 'register'/);
   });
 
-  it("exits 2 with the usage on a bad invocation, before starting anything", async () => {
+  it("exits 2 with one line on a bad invocation, before starting anything", async () => {
     const missing = await runCli(["host", "register", "--token", "wrh_x"]);
     expect(missing.code).toBe(2);
     expect(missing.out).toMatch(/wrenn host register: missing --address, --control-plane/);
@@ -62,5 +62,11 @@ describe("wrenn host", () => {
     const help = await runCli(["host", "--help"]);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/start the host agent daemon/);
+    expect(help.out).toMatch(/^ {2}register +Register with the control plane/m);
+    const stray = await runCli(["host", "run", "--token", "wrh_x"]);
+    expect(stray.code).toBe(2);
+    expect(stray.out.trim()).toBe(
+      "wrenn host run: --token only go with 'register' (see 'wrenn host run --help')",
+    );
   });
 });

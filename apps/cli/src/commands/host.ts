@@ -1,75 +1,92 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { DEFAULT_DATA_DIR, resolveGuestImage } from "@wrenn/images";
-import { type Command, ExitCode } from "../command.ts";
+import { ExitCode } from "../command.ts";
+import { type Options, parse, positionalArgs } from "../lib/args.ts";
+import { UsageError } from "../lib/errors.ts";
+import { commandGroup, type Subcommand } from "../lib/group.ts";
 
 const AGENT_MAIN = fileURLToPath(import.meta.resolve("@wrenn/host-agent/main"));
 
-const USAGE = `Usage:
-  wrenn host register --token <t> --address <ip:port> --control-plane <url> [--data-dir DIR] [--listen ADDR]
-  wrenn host run [--data-dir DIR] [--listen ADDR]
+const options = {
+  token: { type: "string" },
+  address: { type: "string" },
+  "control-plane": { type: "string" },
+  "data-dir": { type: "string" },
+  listen: { type: "string" },
+} as const satisfies Options;
 
-Both start the host agent daemon (apps/host-agent) in the foreground, as root, and keep it
-running until Ctrl-C or SIGTERM (which pause its running sandboxes).
+const COMMON = `Starts the host agent daemon (apps/host-agent) in the foreground, as root, and keeps it
+running until Ctrl-C or SIGTERM (which pause its running sandboxes).`;
 
-register  registers this machine with the control plane using a one-time token from
-          POST /v1/hosts (an admin creates it; valid 1 hour), saves the host credentials in
-          <data-dir>/host-credentials.json (0600) and starts heartbeating.
-run       starts the agent again from the saved credentials (after a reboot or a crash:
-          sandboxes whose VM kept running are taken over).
-
-Options:
-  --token T            one-time registration token (wrh_...)
-  --address IP:PORT    where the control plane reaches this agent
-  --control-plane URL  the control plane's base URL, e.g. http://10.0.0.2:8080
-  --data-dir DIR       the agent's state (default /var/lib/wrenn)
+const LOCAL_OPTIONS = `  --data-dir DIR       the agent's state (default /var/lib/wrenn)
   --listen ADDR        listen address (default 0.0.0.0:<port of --address>, else 0.0.0.0:5007)
 
 The guest image comes from <data-dir>/images when it holds one, else from /var/lib/wrenn/images
 (build it first with 'wrenn image build'; $WRENN_DATA_DIR, when set, names the image dir).`;
 
+/** `register` and `run`: the same daemon, with or without a one-time registration first. */
+function hostSubcommand(sub: "register" | "run", summary: string, usage: string): Subcommand {
+  return {
+    summary,
+    usage,
+    options,
+    json: false,
+    async run(argv) {
+      const { values, positionals } = parse(argv, options, { json: false });
+      positionalArgs(positionals, []);
+      const args = agentArgs(sub, values);
+      if (typeof args === "string") throw new UsageError(args);
+      return runAgent(args, await imageDataDir(values["data-dir"]));
+    },
+  };
+}
+
 /** `wrenn host register|run`: a thin launcher of the host agent daemon. */
-export const command: Command = {
-  summary: "Register this machine as a host and run its agent (host register|run)",
-  usage: USAGE,
-  async run(argv) {
-    const [sub, ...rest] = argv;
-    if (sub !== "register" && sub !== "run") {
-      console.error(USAGE);
-      return ExitCode.usage;
-    }
-    let values: Record<string, string | undefined>;
-    try {
-      ({ values } = parseArgs({
-        args: rest,
-        options: {
-          token: { type: "string" },
-          address: { type: "string" },
-          "control-plane": { type: "string" },
-          "data-dir": { type: "string" },
-          listen: { type: "string" },
-        },
-        strict: true,
-      }));
-    } catch (err) {
-      console.error(`wrenn host ${sub}: ${(err as Error).message}\n\n${USAGE}`);
-      return ExitCode.usage;
-    }
-    const args = agentArgs(sub, values);
-    if (typeof args === "string") {
-      console.error(`wrenn host ${sub}: ${args}\n\n${USAGE}`);
-      return ExitCode.usage;
-    }
-    return runAgent(args, await imageDataDir(values["data-dir"]));
+export const command = commandGroup(
+  "host",
+  "Register this machine as a host and start the host agent daemon (host register|run)",
+  {
+    register: hostSubcommand(
+      "register",
+      "Register with the control plane (one-time token), then run the agent",
+      `Usage: wrenn host register --token <t> --address <ip:port> --control-plane <url> [--data-dir DIR] [--listen ADDR]
+
+${COMMON}
+Registers this machine with the control plane using a one-time token from POST /v1/hosts
+(an admin creates it; valid 1 hour), saves the host credentials in
+<data-dir>/host-credentials.json (0600) and starts heartbeating.
+
+Options:
+  --token T            one-time registration token (wrh_...)
+  --address IP:PORT    where the control plane reaches this agent
+  --control-plane URL  the control plane's base URL, e.g. http://10.0.0.2:8080
+${LOCAL_OPTIONS}`,
+    ),
+    run: hostSubcommand(
+      "run",
+      "Run the agent again from the saved credentials",
+      `Usage: wrenn host run [--data-dir DIR] [--listen ADDR]
+
+${COMMON}
+Starts the agent from the credentials 'wrenn host register' saved (after a reboot or a
+crash: sandboxes whose VM kept running are taken over). --token, --address and
+--control-plane only go with 'register'.
+
+Options:
+${LOCAL_OPTIONS}`,
+    ),
   },
-};
+);
 
 /** The agent's command line for `sub`, or a usage problem. */
-export function agentArgs(sub: "register" | "run", v: Record<string, string | undefined>): string[] | string {
+export function agentArgs(
+  sub: "register" | "run",
+  v: Partial<Record<keyof typeof options, string>>,
+): string[] | string {
   const args: string[] = [];
   if (sub === "register") {
-    const missing = ["token", "address", "control-plane"].filter((k) => !v[k]);
+    const missing = (["token", "address", "control-plane"] as const).filter((k) => !v[k]);
     if (missing.length) return `missing ${missing.map((k) => `--${k}`).join(", ")}`;
     if (!/^[^:\s]+:\d{1,5}$/.test(v.address ?? "")) return "--address must look like 10.0.0.5:5007";
     if (!/^https?:\/\/\S+$/.test(v["control-plane"] ?? "")) return "--control-plane must be an http(s) URL";
@@ -82,7 +99,7 @@ export function agentArgs(sub: "register" | "run", v: Record<string, string | un
       v["control-plane"] ?? "",
     );
   } else {
-    const stray = ["token", "address", "control-plane"].filter((k) => v[k]);
+    const stray = (["token", "address", "control-plane"] as const).filter((k) => v[k]);
     if (stray.length) return `${stray.map((k) => `--${k}`).join(", ")} only go with 'register'`;
   }
   const port = v.address?.split(":").pop();

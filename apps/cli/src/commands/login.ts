@@ -1,5 +1,5 @@
 import { ExitCode } from "../command.ts";
-import { parse, positionalArgs } from "../lib/args.ts";
+import { type Options, parse, positionalArgs } from "../lib/args.ts";
 import { configPath, DEFAULT_API_URL, normalizeUrl, readConfig, writeConfig } from "../lib/config.ts";
 import { CliError } from "../lib/errors.ts";
 import { singleCommand } from "../lib/group.ts";
@@ -28,11 +28,10 @@ interface Me {
   auth: { type: string; api_key?: { id: string; name: string } };
 }
 
+const options = { "api-key": { type: "string" }, url: { type: "string" } } as const satisfies Options;
+
 async function login(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    "api-key": { type: "string" },
-    url: { type: "string" },
-  });
+  const { values, positionals } = parse(argv, options);
   positionalArgs(positionals, []);
   const path = configPath();
   const stored = await readConfig(path);
@@ -81,5 +80,6 @@ async function login(argv: string[]): Promise<number> {
 export const command = singleCommand("login", {
   summary: "Save an API key and control plane URL for later commands",
   usage: USAGE,
+  options,
   run: login,
 });

@@ -1,6 +1,6 @@
 import { CommandExitError, Sandbox } from "@wrenn/sdk";
 import { ExitCode } from "../command.ts";
-import { intFlag, parse, positionalArgs } from "../lib/args.ts";
+import { intFlag, type Options, parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
 import { CliError } from "../lib/errors.ts";
 import type { Subcommand } from "../lib/group.ts";
@@ -17,6 +17,11 @@ export function dmesgScript(follow: boolean, tail: number | undefined): string {
  * this reads what the sandbox itself records — boot, OOM kills, segfaults, disk and network
  * messages — through the same exec path as `wrenn sandbox exec`, as root (dmesg is restricted).
  */
+const options = {
+  follow: { type: "boolean", short: "f", default: false },
+  tail: { type: "string", short: "n" },
+} as const satisfies Options;
+
 export const logsCommand: Subcommand = {
   summary: "Print a sandbox's kernel log (boot, OOM kills, crashes); -f follows it",
   usage: `Usage: wrenn sandbox logs <id> [-f|--follow] [-n|--tail N]
@@ -30,11 +35,10 @@ A paused sandbox is not resumed for this: resume it first.
 Options:
   -f, --follow   keep printing new messages until Ctrl-C
   -n, --tail N   only the last N lines`,
+  options,
+  json: false,
   async run(argv) {
-    const { values, positionals } = parse(argv, {
-      follow: { type: "boolean", short: "f", default: false },
-      tail: { type: "string", short: "n" },
-    });
+    const { values, positionals } = parse(argv, options, { json: false });
     const [id] = positionalArgs(positionals, ["id"]) as [string];
     const tail = intFlag("tail", values.tail, 1, 1_000_000);
     const conn = await connection();

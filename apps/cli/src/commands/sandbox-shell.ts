@@ -1,6 +1,6 @@
 import { CommandExitError, Sandbox } from "@wrenn/sdk";
 import { ExitCode } from "../command.ts";
-import { parse, positionalArgs } from "../lib/args.ts";
+import { type Options, parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
 import { CliError, errorMessage, exitCodeFor } from "../lib/errors.ts";
 import type { Subcommand } from "../lib/group.ts";
@@ -31,6 +31,8 @@ async function lostTerminal(id: string, conn: Awaited<ReturnType<typeof connecti
   return new CliError(`lost the connection to the terminal: ${errorMessage(err)}`, exitCodeFor(err));
 }
 
+const options = { user: { type: "string" }, cwd: { type: "string" } } as const satisfies Options;
+
 /** `wrenn sandbox shell <id>`: an interactive terminal in the sandbox. */
 export const shellCommand: Subcommand = {
   summary: "Open an interactive terminal in a sandbox",
@@ -43,8 +45,10 @@ Opens a login shell (bash) on a terminal in the sandbox, sized like yours and re
 Options:
   --user NAME   user to log in as (default: user; root for administration)
   --cwd DIR     starting directory (default: the user's home)`,
+  options,
+  json: false,
   async run(argv) {
-    const { values, positionals } = parse(argv, { user: { type: "string" }, cwd: { type: "string" } });
+    const { values, positionals } = parse(argv, options, { json: false });
     const [id] = positionalArgs(positionals, ["id"]) as [string];
     const { stdin, stdout } = process;
     const size = () => ({ cols: stdout.columns || 80, rows: stdout.rows || 24 });

@@ -1,9 +1,9 @@
-import { NotFoundError, Sandbox, type SandboxState } from "@wrenn/sdk";
+import { NotFoundError, Sandbox, type SandboxInfo, type SandboxState } from "@wrenn/sdk";
 import { ExitCode } from "../command.ts";
-import { intFlag, keyValues, listFlag, parse, positionalArgs } from "../lib/args.ts";
+import { intFlag, keyValues, listFlag, type Options, parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
 import { CliError, UsageError } from "../lib/errors.ts";
-import { commandGroup } from "../lib/group.ts";
+import { commandGroup, type Subcommand } from "../lib/group.ts";
 import { json, table } from "../lib/output.ts";
 import { withSpinner } from "../lib/spinner.ts";
 import { sandboxColumns, sandboxDetails, sandboxJson } from "../lib/views.ts";
@@ -14,13 +14,23 @@ import { shellCommand } from "./sandbox-shell.ts";
 const STATES: SandboxState[] = ["pending", "starting", "running", "paused", "stopped", "missing", "error"];
 
 /** Prints one sandbox as JSON or as `key: value` lines. */
-function printSandbox(info: Parameters<typeof sandboxJson>[0], asJson: boolean): void {
-  const s = sandboxJson(info);
-  if (asJson) process.stdout.write(json(s));
-  else console.log(sandboxDetails(s));
+function printSandbox(info: SandboxInfo, asJson: boolean): void {
+  if (asJson) process.stdout.write(json(sandboxJson(info)));
+  else console.log(sandboxDetails(info));
 }
 
-const create = {
+const createOptions = {
+  template: { type: "string" },
+  vcpus: { type: "string" },
+  memory: { type: "string" },
+  disk: { type: "string" },
+  timeout: { type: "string" },
+  metadata: { type: "string", multiple: true },
+  env: { type: "string", multiple: true },
+  quiet: { type: "boolean", short: "q", default: false },
+} as const satisfies Options;
+
+const create: Subcommand = {
   summary: "Create a sandbox and wait until it runs",
   usage: `Usage: wrenn sandbox create [options]
 
@@ -36,17 +46,9 @@ Options:
   --env K=V           an environment variable of every process in it (repeatable)
   -q, --quiet         print only the id (for id=$(wrenn sandbox create -q))
   --json              print the sandbox as JSON`,
+  options: createOptions,
   async run(argv: string[]) {
-    const { values, positionals } = parse(argv, {
-      template: { type: "string" },
-      vcpus: { type: "string" },
-      memory: { type: "string" },
-      disk: { type: "string" },
-      timeout: { type: "string" },
-      metadata: { type: "string", multiple: true },
-      env: { type: "string", multiple: true },
-      quiet: { type: "boolean", short: "q", default: false },
-    });
+    const { values, positionals } = parse(argv, createOptions);
     positionalArgs(positionals, []);
     const timeout = intFlag("timeout", values.timeout, 0, 86_400);
     const options = {
@@ -59,17 +61,26 @@ Options:
       envs: keyValues("env", values.env),
     };
     const conn = await connection();
-    const info = await withSpinner(`Creating sandbox from ${values.template ?? "minimal"}`, async () => {
-      const sandbox = await Sandbox.create({ ...conn, ...options });
-      return sandbox.getInfo();
-    });
+    const info = await withSpinner(
+      `Creating sandbox from ${values.template ?? "minimal"}`,
+      async () => {
+        const sandbox = await Sandbox.create({ ...conn, ...options });
+        return sandbox.getInfo();
+      },
+      { json: values.json },
+    );
     if (values.quiet && !values.json) console.log(info.sandboxId);
     else printSandbox(info, values.json);
     return ExitCode.ok;
   },
 };
 
-const list = {
+const listOptions = {
+  state: { type: "string", multiple: true },
+  metadata: { type: "string", multiple: true },
+} as const satisfies Options;
+
+const list: Subcommand = {
   summary: "List the team's sandboxes, newest first",
   usage: `Usage: wrenn sandbox list [--state S[,S…]] [--metadata K=V]… [--json]
 
@@ -77,34 +88,32 @@ Options:
   --state STATES   only these states (comma-separated or repeated): ${STATES.join(", ")}
   --metadata K=V   only sandboxes with this label (repeatable; all must match)
   --json           print a JSON array`,
+  options: listOptions,
   async run(argv: string[]) {
-    const { values, positionals } = parse(argv, {
-      state: { type: "string", multiple: true },
-      metadata: { type: "string", multiple: true },
-    });
+    const { values, positionals } = parse(argv, listOptions);
     positionalArgs(positionals, []);
     const state = listFlag(values.state);
     for (const s of state ?? []) {
       if (!STATES.includes(s as SandboxState))
         throw new UsageError(`--state: unknown state '${s}' (${STATES.join(", ")})`);
     }
-    const items = [];
+    const items: SandboxInfo[] = [];
     for await (const info of Sandbox.list({
       ...(await connection()),
       state: state as SandboxState[] | undefined,
       metadata: keyValues("metadata", values.metadata),
       limit: 100,
     })) {
-      items.push(sandboxJson(info));
+      items.push(info);
     }
-    if (values.json) process.stdout.write(json(items));
+    if (values.json) process.stdout.write(json(items.map(sandboxJson)));
     else if (items.length === 0) console.log("No sandboxes. Create one with 'wrenn sandbox create'.");
     else console.log(table(items, sandboxColumns));
     return ExitCode.ok;
   },
 };
 
-const get = {
+const get: Subcommand = {
   summary: "Show one sandbox",
   usage: `Usage: wrenn sandbox get <id> [--json]`,
   async run(argv: string[]) {
@@ -115,7 +124,7 @@ const get = {
   },
 };
 
-const pause = {
+const pause: Subcommand = {
   summary: "Pause a sandbox (memory and disk kept, no RAM held)",
   usage: `Usage: wrenn sandbox pause <id> [--json]
 
@@ -125,14 +134,14 @@ Writes the sandbox's memory and disk to its host and stops the VM. 'wrenn sandbo
     const { values, positionals } = parse(argv, {});
     const [id] = positionalArgs(positionals, ["id"]) as [string];
     const conn = await connection();
-    const info = await withSpinner(`Pausing ${id}`, () => Sandbox.pause(id, conn));
+    const info = await withSpinner(`Pausing ${id}`, () => Sandbox.pause(id, conn), { json: values.json });
     if (values.json) printSandbox(info, true);
     else console.log(`Paused ${info.sandboxId}.`);
     return ExitCode.ok;
   },
 };
 
-const resume = {
+const resume: Subcommand = {
   summary: "Resume a paused sandbox",
   usage: `Usage: wrenn sandbox resume <id> [--json]
 
@@ -141,23 +150,27 @@ Restores a paused sandbox's memory and disk; a running sandbox is left as it is.
     const { values, positionals } = parse(argv, {});
     const [id] = positionalArgs(positionals, ["id"]) as [string];
     const conn = await connection();
-    const info = await withSpinner(`Resuming ${id}`, async () => {
-      const before = await Sandbox.getInfo(id, conn);
-      if (before.state !== "paused" && before.state !== "running") {
-        throw new CliError(
-          `sandbox ${id} is ${before.state}; only a paused sandbox can be resumed`,
-          ExitCode.conflict,
-        );
-      }
-      return (await Sandbox.connect(id, conn)).getInfo();
-    });
+    const info = await withSpinner(
+      `Resuming ${id}`,
+      async () => {
+        const before = await Sandbox.getInfo(id, conn);
+        if (before.state !== "paused" && before.state !== "running") {
+          throw new CliError(
+            `sandbox ${id} is ${before.state}; only a paused sandbox can be resumed`,
+            ExitCode.conflict,
+          );
+        }
+        return (await Sandbox.connect(id, conn)).getInfo();
+      },
+      { json: values.json },
+    );
     if (values.json) printSandbox(info, true);
     else console.log(`${info.sandboxId} is ${info.state}.`);
     return ExitCode.ok;
   },
 };
 
-const kill = {
+const kill: Subcommand = {
   summary: "Destroy sandboxes (their VMs and files)",
   usage: `Usage: wrenn sandbox kill <id>… [--json]
 

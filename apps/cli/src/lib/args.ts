@@ -1,7 +1,8 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
+/** The flags of a command, as `node:util` `parseArgs` takes them. */
+export type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /** Flags every subcommand accepts. */
 export const commonOptions = {
@@ -12,15 +13,17 @@ export const commonOptions = {
 /**
  * Strict `parseArgs` with positionals allowed, turning Node's `ERR_PARSE_ARGS_*` into a
  * {@link UsageError} (exit 2). Arguments after `--` end up in `rest`, untouched.
+ * `json: false` is for commands that print no data: `--json` is then an unknown option.
  */
-export function parse<const O extends Options>(argv: string[], options: O) {
+export function parse<const O extends Options>(argv: string[], options: O, { json = true } = {}) {
   const dash = argv.indexOf("--");
   const head = dash === -1 ? argv : argv.slice(0, dash);
   const rest = dash === -1 ? [] : argv.slice(dash + 1);
+  const { json: _json, ...withoutJson } = commonOptions;
   try {
     const { values, positionals } = parseArgs({
       args: head,
-      options: { ...commonOptions, ...options },
+      options: { ...(json ? commonOptions : withoutJson), ...options } as typeof commonOptions & O,
       allowPositionals: true,
       strict: true,
     });

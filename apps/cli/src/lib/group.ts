@@ -1,5 +1,6 @@
 import type { Command } from "../command.ts";
 import { ExitCode } from "../command.ts";
+import type { Options } from "./args.ts";
 import { CliError, errorMessage, exitCodeFor, UsageError } from "./errors.ts";
 
 /** One subcommand of a group such as `wrenn sandbox`. */
@@ -8,6 +9,13 @@ export interface Subcommand {
   summary: string;
   /** Full help for `wrenn <group> <sub> --help`, starting with `Usage:`. */
   usage: string;
+  /**
+   * The flags `run` parses besides `--help` and `--json` (the help test checks that `usage`
+   * names each one, so the help cannot fall behind the parser).
+   */
+  options?: Options;
+  /** False when it prints no data and so takes no `--json` (default: it does). */
+  json?: boolean;
   /** Runs with the arguments after the subcommand's name; throws {@link CliError}s or SDK errors. */
   run(argv: string[]): Promise<number>;
 }
@@ -35,6 +43,7 @@ export function commandGroup(name: string, summary: string, subs: Record<string,
     summary,
     usage,
     ownHelp: true,
+    subcommands: subs,
     async run(argv) {
       const [subName, ...rest] = argv;
       if (!subName || subName === "--help" || subName === "-h" || subName === "help") {
@@ -43,7 +52,7 @@ export function commandGroup(name: string, summary: string, subs: Record<string,
       }
       const sub = subs[subName];
       if (!sub) {
-        console.error(`wrenn ${name}: unknown subcommand '${subName}'\n\n${usage}`);
+        console.error(`wrenn ${name}: unknown subcommand '${subName}' (see 'wrenn ${name} --help')`);
         return ExitCode.usage;
       }
       return runSubcommand(`wrenn ${name} ${subName}`, sub, rest);
@@ -71,6 +80,7 @@ export function singleCommand(name: string, sub: Subcommand): Command {
     summary: sub.summary,
     usage: sub.usage,
     ownHelp: true,
+    spec: sub,
     run: (argv) => runSubcommand(`wrenn ${name}`, sub, argv),
   };
 }

@@ -1,65 +1,53 @@
-import type { SandboxInfo } from "@wrenn/sdk";
+import type { SandboxInfo, SandboxWire } from "@wrenn/sdk";
 import { ago, type Column, details, keyValueList } from "./output.ts";
 
 /**
- * The `--json` form of a sandbox: the REST API's wire shape (snake_case, ISO dates), so scripts
- * see the same fields from `wrenn … --json` as from `GET /v1/sandboxes/{id}`.
+ * The `--json` form of a sandbox: the SDK's wire type of `GET /v1/sandboxes/{id}` (snake_case,
+ * ISO dates) without the create-only access token, so `wrenn … --json` and the REST API agree.
  */
-export interface SandboxJson {
-  id: string;
-  state: string;
-  template: string;
-  host_id: string | null;
-  vcpus: number;
-  memory_mb: number;
-  disk_size_mb: number;
-  timeout_sec: number;
-  metadata: Record<string, string>;
-  created_at: string;
-  last_active_at: string | null;
-}
+export type SandboxJson = Omit<SandboxWire, "envd_access_token">;
 
-/** {@link SandboxInfo} (the SDK's form) → {@link SandboxJson}. */
+/** The inverse of the SDK's `sandboxInfoOf`: {@link SandboxInfo} back to its wire form. */
 export function sandboxJson(info: SandboxInfo): SandboxJson {
+  const { sandboxId, hostId, memoryMb, diskSizeMb, timeoutMs, createdAt, lastActiveAt, ...same } = info;
   return {
-    id: info.sandboxId,
-    state: info.state,
-    template: info.template,
-    host_id: info.hostId,
-    vcpus: info.vcpus,
-    memory_mb: info.memoryMb,
-    disk_size_mb: info.diskSizeMb,
-    timeout_sec: Math.round(info.timeoutMs / 1000),
-    metadata: info.metadata,
-    created_at: info.createdAt.toISOString(),
-    last_active_at: info.lastActiveAt ? info.lastActiveAt.toISOString() : null,
+    id: sandboxId,
+    ...same,
+    host_id: hostId,
+    memory_mb: memoryMb,
+    disk_size_mb: diskSizeMb,
+    timeout_sec: Math.round(timeoutMs / 1000),
+    created_at: createdAt.toISOString(),
+    last_active_at: lastActiveAt?.toISOString() ?? null,
   };
 }
 
 /** Columns of `wrenn sandbox list`. */
-export const sandboxColumns: Column<SandboxJson>[] = [
-  { header: "ID", value: (s) => s.id },
+export const sandboxColumns: Column<SandboxInfo>[] = [
+  { header: "ID", value: (s) => s.sandboxId },
   { header: "STATE", value: (s) => s.state },
   { header: "TEMPLATE", value: (s) => s.template },
   { header: "VCPUS", value: (s) => String(s.vcpus), right: true },
-  { header: "MEMORY", value: (s) => `${s.memory_mb} MB`, right: true },
-  { header: "CREATED", value: (s) => ago(s.created_at) },
+  { header: "MEMORY", value: (s) => `${s.memoryMb} MB`, right: true },
+  { header: "CREATED", value: (s) => ago(s.createdAt) },
   { header: "METADATA", value: (s) => keyValueList(s.metadata) },
 ];
 
 /** `wrenn sandbox get`'s human form. */
-export function sandboxDetails(s: SandboxJson): string {
+export function sandboxDetails(s: SandboxInfo): string {
+  const when = (d: Date | null) => (d ? `${d.toISOString()} (${ago(d)})` : "-");
+  const timeout = Math.round(s.timeoutMs / 1000);
   return details([
-    ["ID", s.id],
+    ["ID", s.sandboxId],
     ["State", s.state],
     ["Template", s.template],
-    ["Host", s.host_id ?? "-"],
+    ["Host", s.hostId ?? "-"],
     ["vCPUs", String(s.vcpus)],
-    ["Memory", `${s.memory_mb} MB`],
-    ["Disk", `${s.disk_size_mb} MB`],
-    ["Timeout", s.timeout_sec ? `${s.timeout_sec}s of inactivity, then paused` : "none"],
+    ["Memory", `${s.memoryMb} MB`],
+    ["Disk", `${s.diskSizeMb} MB`],
+    ["Timeout", timeout ? `${timeout}s of inactivity, then paused` : "none"],
     ["Metadata", keyValueList(s.metadata)],
-    ["Created", `${s.created_at} (${ago(s.created_at)})`],
-    ["Last active", s.last_active_at ? `${s.last_active_at} (${ago(s.last_active_at)})` : "-"],
+    ["Created", when(s.createdAt)],
+    ["Last active", when(s.lastActiveAt)],
   ]);
 }
