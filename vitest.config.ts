@@ -40,6 +40,8 @@ export default defineConfig({
           hookTimeout: 600_000,
           fileParallelism: false,
           maxWorkers: 1,
+          // After the last VM file: no QEMU a test started may remain (killed, and the run fails).
+          globalSetup: ["./apps/control-plane/src/testing-vm-guard.ts"],
         },
       },
     ],
