@@ -1,67 +1,34 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createLogger } from "@wrenn/common";
-import {
-  connectToControlPlane,
-  type HostSession,
-  loadConfig,
-  type RunningAgent,
-  startAgent,
-} from "@wrenn/host-agent";
+import type { Logger } from "@wrenn/common";
+import type { RunningAgent } from "@wrenn/host-agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostMonitor } from "../hosts/monitor.ts";
-import { HostClientPool } from "../hosts/pool.ts";
+import type { HostClientPool } from "../hosts/pool.ts";
 import { AuditLogger } from "../services/audit.ts";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
+import { call, signupUser, type TestApp } from "../testing.ts";
+import { startTestAppWithHost, type TestAppWithHost } from "../testing-host.ts";
 
-// End to end on a REAL host agent (in-process, QEMU microVM, user-mode networking)
-// reached through the real Connect client over h2c, registered through the real
-// registration flow. Fails (never skips) when QEMU or the guest image is missing:
-// startAgent and the first create throw with the reason.
+// End to end on a REAL host agent (in-process, QEMU microVM, netns networking) reached
+// through the real Connect client over h2c, registered through the real registration flow;
+// the agent keeps heartbeating (as in production) so the monitor sees the host online.
+// Fails (never skips) when QEMU or the guest image is missing: startAgent and the first
+// create throw with the reason.
+let h: TestAppWithHost;
 let t: TestApp;
 let agent: RunningAgent;
-let dataDir: string;
+let pool: HostClientPool;
+let log: Logger;
 let token: string;
 let hostUuid: string;
-// The agent keeps heartbeating (as in production) so the monitor sees the host online.
-let session: HostSession | undefined;
-const pool = new HostClientPool();
-const log = createLogger("sandboxes-vm-test", process.env.TEST_LOG_LEVEL ?? "silent");
 
 beforeAll(async () => {
-  t = await createTestApp({ deps: { hostPool: pool } });
-  dataDir = await mkdtemp(join(process.env.WRENN_TEST_TMP || tmpdir(), "wrenn-cp-vm-"));
-  const config = loadConfig(["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--network", "user"], {
-    WRENN_DATA_DIR: process.env.WRENN_DATA_DIR || "/var/lib/wrenn",
-    ...(process.env.WRENN_ACCEL ? { WRENN_ACCEL: process.env.WRENN_ACCEL } : {}),
-  });
-  agent = await startAgent(config, log);
-
-  const admin = await signupUser(t.app, "Admin");
-  await t.db.pool.query("UPDATE users SET is_admin = true WHERE id = $1", [admin.user.id.slice(4)]);
-  const created = await call(t.app, "POST", "/v1/hosts", { token: admin.token, body: { type: "regular" } });
-  session = await connectToControlPlane({
-    credentialsPath: join(dataDir, "host-credentials.json"),
-    dataDir,
-    controlPlaneUrl: "http://control-plane.test",
-    registrationToken: created.body.registration_token,
-    address: `127.0.0.1:${agent.server.port}`,
-    logger: log,
-    onRevoked: async () => {},
-    // The agent's HTTP calls go straight into the app (same handlers as over a socket).
-    fetch: (url, init) => Promise.resolve(t.app.request(url, init)),
-  });
-  hostUuid = session.credentials.hostId.slice(5);
+  h = await startTestAppWithHost({ name: "cp-vm" });
+  ({ t, agent, pool, log, hostUuid } = h);
   token = (await signupUser(t.app, "User")).token;
 });
 
 afterAll(async () => {
-  await session?.stop();
-  await agent?.close();
-  await t?.cleanup();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await h?.close();
 });
 
 describe("sandboxes on a real host agent", () => {

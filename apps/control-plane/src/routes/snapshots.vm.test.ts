@@ -1,64 +1,31 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { createLogger } from "@wrenn/common";
-import {
-  connectToControlPlane,
-  type HostSession,
-  loadConfig,
-  type RunningAgent,
-  startAgent,
-} from "@wrenn/host-agent";
+import type { RunningAgent } from "@wrenn/host-agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HostClientPool } from "../hosts/pool.ts";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
+import { call, signupUser, type TestApp } from "../testing.ts";
+import { startTestAppWithHost, type TestAppWithHost } from "../testing-host.ts";
 
-// Templates end to end on a REAL host agent (in-process, QEMU microVMs, user-mode
-// networking) registered through the real flow and driven only through the REST API.
+// Templates end to end on a REAL host agent (in-process, QEMU microVMs, netns networking)
+// registered through the real flow and driven only through the REST API.
 // Fails (never skips) when QEMU or the guest image is missing.
+let h: TestAppWithHost;
 let t: TestApp;
 let agent: RunningAgent;
 let dataDir: string;
 let token: string;
 let teamUuid: string;
 let hostUuid: string;
-let session: HostSession | undefined;
-const pool = new HostClientPool();
-const log = createLogger("snapshots-vm-test", process.env.TEST_LOG_LEVEL ?? "silent");
 
 beforeAll(async () => {
-  t = await createTestApp({ deps: { hostPool: pool } });
-  dataDir = await mkdtemp(join(process.env.WRENN_TEST_TMP || tmpdir(), "wrenn-cp-snap-vm-"));
-  const config = loadConfig(["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--network", "user"], {
-    WRENN_DATA_DIR: process.env.WRENN_DATA_DIR || "/var/lib/wrenn",
-    ...(process.env.WRENN_ACCEL ? { WRENN_ACCEL: process.env.WRENN_ACCEL } : {}),
-  });
-  agent = await startAgent(config, log);
-
-  const admin = await signupUser(t.app, "Admin");
-  await t.db.pool.query("UPDATE users SET is_admin = true WHERE id = $1", [admin.user.id.slice(4)]);
-  const created = await call(t.app, "POST", "/v1/hosts", { token: admin.token, body: { type: "regular" } });
-  session = await connectToControlPlane({
-    credentialsPath: join(dataDir, "host-credentials.json"),
-    dataDir,
-    controlPlaneUrl: "http://control-plane.test",
-    registrationToken: created.body.registration_token,
-    address: `127.0.0.1:${agent.server.port}`,
-    logger: log,
-    onRevoked: async () => {},
-    fetch: (url, init) => Promise.resolve(t.app.request(url, init)),
-  });
-  hostUuid = session.credentials.hostId.slice(5);
+  h = await startTestAppWithHost({ name: "cp-snap-vm" });
+  ({ t, agent, dataDir, hostUuid } = h);
   const user = await signupUser(t.app, "User");
   token = user.token;
   teamUuid = user.team.id.slice(5);
 });
 
 afterAll(async () => {
-  await session?.stop();
-  await agent?.close();
-  await t?.cleanup();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await h?.close();
 });
 
 /** What the agent holds on disk for a template of the test team (empty when gone). */
