@@ -96,6 +96,23 @@ describe("hostagent.v1.HostAgentService", () => {
     expect(fromJson(hostagent.CreateSandboxRequestSchema, json)).toEqual(request);
   });
 
+  it("tells a PingSandbox without a timeout from one that sets it to 0 (never)", () => {
+    const wire = (timeoutSec?: number) =>
+      fromBinary(
+        hostagent.PingSandboxRequestSchema,
+        toBinary(
+          hostagent.PingSandboxRequestSchema,
+          create(hostagent.PingSandboxRequestSchema, { sandboxId: "sb-1", timeoutSec }),
+        ),
+      ).timeoutSec;
+    expect(wire(undefined)).toBeUndefined();
+    expect(wire(0)).toBe(0);
+    expect(wire(5)).toBe(5);
+    // An agent from before the field answered an empty response: no sandbox, which callers detect.
+    const old = fromBinary(hostagent.PingSandboxResponseSchema, new Uint8Array());
+    expect(old.sandbox).toBeUndefined();
+  });
+
   it("keeps stream events distinguishable through the oneof", () => {
     const started = create(hostagent.ExecStreamResponseSchema, {
       event: { event: { case: "started", value: { pid: 42 } } },

@@ -75,5 +75,18 @@ describe("E2B-compatible API", () => {
   it("validates timeout bodies", async () => {
     const res = await call(t.app, "POST", `/e2b/sandboxes/${unknown}/timeout`, { apiKey, body: {} });
     expect(res).toMatchObject({ status: 400, body: { code: 400, message: /timeout/ } });
+    for (const body of [{ duration: 3601 }, { duration: -1 }, { duration: "60" }]) {
+      const refresh = await call(t.app, "POST", `/e2b/sandboxes/${unknown}/refreshes`, { apiKey, body });
+      expect(refresh, JSON.stringify(body)).toMatchObject({
+        status: 400,
+        body: { code: 400, message: /duration/ },
+      });
+    }
+    // A valid body reaches the lookup: an unknown sandbox is E2B's 404.
+    const missing = await call(t.app, "POST", `/e2b/sandboxes/${unknown}/refreshes`, {
+      apiKey,
+      body: { duration: 60 },
+    });
+    expect(missing).toMatchObject({ status: 404, body: { code: 404 } });
   });
 });

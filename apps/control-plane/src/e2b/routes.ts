@@ -213,9 +213,9 @@ export function registerE2bRoutes(
     const auth = c.get("auth");
     const row = await live(auth, c.req.param("id") ?? "");
     const { sandbox, envdAccessToken } = await svc.connect(auth, row.id);
-    // A timeout given here is the sandbox's new inactivity timeout (the timer restarts either way).
+    // E2B: connect only ever extends the TTL, so a timeout here raises a shorter one and never lowers it.
     const current =
-      timeout === undefined ? await svc.ping(auth, row.id) : await svc.setTimeout(auth, row.id, timeout);
+      timeout === undefined ? await svc.ping(auth, row.id) : await svc.keepAlive(auth, row.id, timeout);
     return c.json(
       e2bSandbox({ ...sandbox, ...current }, envdAccessToken),
       row.state === "paused" ? 201 : 200,
@@ -224,17 +224,23 @@ export function registerE2bRoutes(
   e2b.post("/sandboxes/:id/connect", connect);
   e2b.post("/v2/sandboxes/:id/connect", connect);
 
-  // Wrenn's timeout is an inactivity timer (auto-pause): setting it stores the value and restarts it.
+  // E2B's timeout is "expire N seconds from now"; Wrenn's is an inactivity timer that pauses.
+  // Both map onto the inactivity timeout, applied to the running VM at once and counted from
+  // now, so an idle sandbox pauses N seconds after this call (activity postpones it further).
+  // A paused sandbox keeps the value for its resume. 0 means never (Wrenn), not "expire now".
   e2b.post("/sandboxes/:id/timeout", async (c) => {
     const timeout = checkTimeout((await readBody(c, TimeoutBody)).timeout);
     const row = await live(c.get("auth"), c.req.param("id"));
     await svc.setTimeout(c.get("auth"), row.id, timeout);
     return c.body(null, 204);
   });
+  // E2B's refresh keeps the sandbox alive for `duration` more seconds without ever shortening its
+  // TTL: the countdown restarts, and a timeout shorter than `duration` is raised to it.
   e2b.post("/sandboxes/:id/refreshes", async (c) => {
-    await readBody(c, RefreshBody);
+    const { duration } = await readBody(c, RefreshBody);
     const row = await live(c.get("auth"), c.req.param("id"));
-    await svc.ping(c.get("auth"), row.id);
+    if (duration === undefined) await svc.ping(c.get("auth"), row.id);
+    else await svc.keepAlive(c.get("auth"), row.id, duration);
     return c.body(null, 204);
   });
 

@@ -301,13 +301,23 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
       path: "/v1/sandboxes/{id}/timeout",
       tags: ["sandboxes"],
       summary: "Set the inactivity timeout (and restart the inactivity timer of a running sandbox)",
+      description:
+        "A running sandbox gets the new timeout on its VM at once, counted from this call: left idle, " +
+        "it auto-pauses `timeout_sec` seconds later (state `paused`, reported by the host monitor " +
+        "within its interval), and any activity (ping, commands, files, proxied traffic) postpones it. " +
+        "A paused sandbox keeps the value for its next resume. 0 = never auto-pause.",
       security: keyOrJwtSecurity,
       middleware: mw,
       request: {
         params: IdParam,
         body: jsonBody(
           z
-            .strictObject({ timeout_sec: z.number().int().openapi({ description: "0 = never" }) })
+            .strictObject({
+              timeout_sec: z
+                .number()
+                .int()
+                .openapi({ description: "Seconds of inactivity before auto-pause, 0 to 86400; 0 = never" }),
+            })
             .openapi("SetTimeoutRequest"),
         ),
       },
@@ -328,7 +338,7 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
         200,
       ),
   );
-  app.openapi(action("ping", "Mark a sandbox active (postpones its auto-pause)"), async (c) =>
+  app.openapi(action("ping", "Mark a sandbox active (restarts its inactivity countdown)"), async (c) =>
     c.json(sandboxView(await svc.ping(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
   );
 }

@@ -438,28 +438,57 @@ export class SandboxesService {
 
   /**
    * Sets the inactivity timeout (seconds, 0 = never) of a running or paused
-   * sandbox and restarts the inactivity timer of a running one. The agent
-   * takes the new value at the next resume: its RPC has no way yet to change
-   * the timeout of a VM that is already running.
+   * sandbox. A running one gets it on its VM at once: the host agent replaces
+   * the timeout and restarts the countdown in one step (so it auto-pauses
+   * `timeoutSec` after its last activity from now on), then the database
+   * follows. A paused one changes in the database only; resume hands it over.
    */
   async setTimeout(auth: AuthContext, id: string, timeoutSec: number): Promise<Sandbox> {
     const row = await this.get(auth, id);
     this.requireState(row, ["running", "paused"], "set the timeout of");
-    const value = checkRange(timeoutSec, sandboxLimits.timeoutSec, "timeout_sec");
-    const updated = await updateSandbox(this.deps.db, row.id, { timeoutSec: value }, this.now());
-    if (row.state === "running") await this.ping(auth, id);
-    return (await getSandbox(this.deps.db, row.teamId, row.id)) ?? updated ?? row;
+    return this.applyTimeout(row, checkRange(timeoutSec, sandboxLimits.timeoutSec, "timeout_sec"));
+  }
+
+  /**
+   * Keeps a running sandbox alive for at least `seconds` from now (E2B's
+   * refresh): restarts its countdown, raising a shorter timeout to `seconds`
+   * (never lowering one, and 0 = never stays never).
+   */
+  async keepAlive(auth: AuthContext, id: string, seconds: number): Promise<Sandbox> {
+    const row = await this.get(auth, id);
+    this.requireState(row, ["running"], "refresh");
+    const wanted = checkRange(seconds, sandboxLimits.timeoutSec, "duration");
+    const enough = row.timeoutSec === 0 || row.timeoutSec >= wanted;
+    return this.applyTimeout(row, enough ? undefined : wanted);
   }
 
   /** Marks the sandbox active: resets the agent's inactivity timer and `last_active_at`. */
   async ping(auth: AuthContext, id: string): Promise<Sandbox> {
     const row = await this.get(auth, id);
     this.requireState(row, ["running"], "ping");
-    const host = await this.hostOf(row);
-    await callAgent("ping the sandbox", () =>
-      this.agent(host).pingSandbox({ sandboxId: formatId("sandbox", row.id) }),
-    );
-    return (await this.touch(row.id)) ?? row;
+    return this.applyTimeout(row, undefined);
+  }
+
+  /** Pings a running sandbox's agent (with a new timeout when given), then updates the row. */
+  private async applyTimeout(row: Sandbox, timeoutSec: number | undefined): Promise<Sandbox> {
+    if (row.state === "running") {
+      const host = await this.hostOf(row);
+      const sandboxId = formatId("sandbox", row.id);
+      const what = timeoutSec === undefined ? "ping the sandbox" : "set the timeout of the sandbox";
+      const res = await callAgent(what, () => this.agent(host).pingSandbox({ sandboxId, timeoutSec }));
+      // An agent from before PingSandbox took a timeout answers without the sandbox: it ignored the value.
+      if (timeoutSec !== undefined && res.sandbox?.timeoutSec !== timeoutSec) {
+        throw errors.failedPrecondition(
+          "the sandbox's host agent cannot change the timeout of a running sandbox (update the agent, or pause the sandbox first)",
+        );
+      }
+    }
+    const now = this.now();
+    const set = {
+      ...(timeoutSec === undefined ? {} : { timeoutSec }),
+      ...(row.state === "running" ? { lastActiveAt: now } : {}),
+    };
+    return (await updateSandbox(this.deps.db, row.id, set, now)) ?? row;
   }
 
   private touch(id: string) {

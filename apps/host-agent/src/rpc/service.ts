@@ -187,10 +187,10 @@ export function createHostAgentService(deps: ServiceDeps): ServiceImpl<typeof Ho
     resumeSandbox: unary("ResumeSandbox", async (req: hostagent.ResumeSandboxRequest) => ({
       sandbox: toSandboxInfo(await manager.resume(req.sandboxId, req.timeoutSec)),
     })),
-    pingSandbox: unary("PingSandbox", (req: hostagent.PingSandboxRequest) => {
-      manager.ping(req.sandboxId);
-      return {};
-    }),
+    // Restarts the inactivity countdown; a given timeout_sec replaces the running VM's TTL at once.
+    pingSandbox: unary("PingSandbox", async (req: hostagent.PingSandboxRequest) => ({
+      sandbox: toSandboxInfo(await manager.ping(req.sandboxId, req.timeoutSec)),
+    })),
     listSandboxes: unary("ListSandboxes", () => {
       const { sandboxes, autoPausedIds } = manager.list();
       return { sandboxes: sandboxes.map(toSandboxInfo), autoPausedSandboxIds: autoPausedIds };

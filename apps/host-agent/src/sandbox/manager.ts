@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { assertSafeName, errors, isWrennError, type Logger } from "@wrenn/common";
 import { EnvdClient } from "../envd-client/client.ts";
@@ -10,8 +10,10 @@ import { guestNetKernelArgs, type NetworkLease, type NetworkProvider } from "../
 import type { VmInstance, Vmm, VmSpec } from "../vmm/types.ts";
 import { adoptSandbox, runtimeOf } from "./adopt.ts";
 import { KeyedLock } from "./keyed-lock.ts";
-import { killOrphanVmm } from "./orphans.ts";
+import { killOrphanVmm, removeIncompleteCaptures } from "./orphans.ts";
+import { PhaseTimer } from "./phase-timer.ts";
 import { loadRecord, sandboxDirNames, saveRecord } from "./records.ts";
+import { applyPing, checkTimeoutSec, isIdle } from "./ttl.ts";
 import type { CreateSandboxInput, SandboxRecord, SandboxView } from "./types.ts";
 
 /** Limits and defaults of the sandbox manager. */
@@ -139,7 +141,7 @@ export class SandboxManager {
       await rm(dir, { recursive: true, force: true });
       this.lost.push(name);
     }
-    killedPids.push(...(await this.removeIncompleteCaptures()));
+    killedPids.push(...(await removeIncompleteCaptures(this.o.layout.root)));
     if (adopted.length > 0) this.o.logger.info({ adopted }, "took over sandboxes that survived the agent");
     if (this.lost.length > 0 || killedPids.length > 0) {
       this.o.logger.warn(
@@ -262,34 +264,51 @@ export class SandboxManager {
    */
   async pause(sandboxId: string, auto = false): Promise<number> {
     const id = assertSafeName(sandboxId, "sandbox_id");
+    return this.lock.run(id, () => this.pauseLocked(id, auto));
+  }
+
+  /**
+   * The TTL reaper's pause: decides under the sandbox's lock whether it is still
+   * idle at `now()`, because a ping or a new timeout may have arrived since the
+   * sweep listed it. Returns false (and leaves it alone) when it is not.
+   */
+  async pauseIfIdle(sandboxId: string, now: () => number): Promise<boolean> {
+    const id = assertSafeName(sandboxId, "sandbox_id");
     return this.lock.run(id, async () => {
-      const entry = this.running(id, "pause");
-      const vm = entry.vm;
-      if (!vm) throw errors.failedPrecondition(`sandbox ${id} has no VM`);
-      const dir = this.o.layout.sandboxDir(id);
-      const stateFile = join(dir, SANDBOX_FILES.pauseState);
-      entry.record.state = "pausing";
-      try {
-        await this.o.hooks?.beforePause?.(id);
-        await this.o.vmm.saveFull(vm, stateFile);
-      } catch (err) {
-        entry.record.state = vm.alive ? "running" : "error";
-        await rm(stateFile, { force: true });
-        throw this.failure(err, `sandbox ${id} could not be paused`);
-      }
-      this.o.hooks?.onVmStopped?.(id);
-      entry.vm = undefined;
-      entry.envd = undefined;
-      await entry.lease
-        ?.release()
-        .catch((err) => this.o.logger.warn({ err, sandboxId: id }, "network release failed"));
-      entry.lease = undefined;
-      entry.record.state = "paused";
-      entry.record.autoPaused = auto;
-      entry.record.runtime = undefined;
-      await saveRecord(this.o.layout, entry.record);
-      return (await allocatedBytes(stateFile)) + (await allocatedBytes(join(dir, SANDBOX_FILES.disk)));
+      const entry = this.entries.get(id);
+      if (!entry || !isIdle(entry.record, now())) return false;
+      await this.pauseLocked(id, true);
+      return true;
     });
+  }
+
+  private async pauseLocked(id: string, auto: boolean): Promise<number> {
+    const entry = this.running(id, "pause");
+    const vm = entry.vm;
+    if (!vm) throw errors.failedPrecondition(`sandbox ${id} has no VM`);
+    const dir = this.o.layout.sandboxDir(id);
+    const stateFile = join(dir, SANDBOX_FILES.pauseState);
+    entry.record.state = "pausing";
+    try {
+      await this.o.hooks?.beforePause?.(id);
+      await this.o.vmm.saveFull(vm, stateFile);
+    } catch (err) {
+      entry.record.state = vm.alive ? "running" : "error";
+      await rm(stateFile, { force: true });
+      throw this.failure(err, `sandbox ${id} could not be paused`);
+    }
+    this.o.hooks?.onVmStopped?.(id);
+    entry.vm = undefined;
+    entry.envd = undefined;
+    await entry.lease
+      ?.release()
+      .catch((err) => this.o.logger.warn({ err, sandboxId: id }, "network release failed"));
+    entry.lease = undefined;
+    entry.record.state = "paused";
+    entry.record.autoPaused = auto;
+    entry.record.runtime = undefined;
+    await saveRecord(this.o.layout, entry.record);
+    return (await allocatedBytes(stateFile)) + (await allocatedBytes(join(dir, SANDBOX_FILES.disk)));
   }
 
   /** Restores a paused sandbox; its inactivity timeout is set anew from `timeoutSec`. */
@@ -349,10 +368,27 @@ export class SandboxManager {
     });
   }
 
-  /** Marks a running sandbox active now (postpones its auto-pause). */
-  ping(sandboxId: string): void {
-    this.running(assertSafeName(sandboxId, "sandbox_id"), "ping");
-    this.touch(sandboxId);
+  /**
+   * Marks a running sandbox active now, restarting its inactivity countdown.
+   * With `timeoutSec` the timeout is replaced in the same step (0 = never) and
+   * saved, so a restarted agent that takes the VM over keeps it.
+   */
+  async ping(sandboxId: string, timeoutSec?: number): Promise<SandboxView> {
+    const id = assertSafeName(sandboxId, "sandbox_id");
+    if (timeoutSec === undefined) {
+      const entry = this.running(id, "ping");
+      applyPing(entry.record, new Date());
+      return this.view(entry);
+    }
+    checkTimeoutSec(timeoutSec);
+    // Under the lock: the record file is rewritten, and a pause in progress must finish first.
+    return this.lock.run(id, async () => {
+      const entry = this.running(id, "set the timeout of");
+      applyPing(entry.record, new Date(), timeoutSec);
+      await saveRecord(this.o.layout, entry.record);
+      this.o.logger.debug({ sandboxId: id, timeoutSec }, "inactivity timeout changed");
+      return this.view(entry);
+    });
   }
 
   /** Records activity without checks (used by the RPC layer and the port proxy). */
@@ -413,12 +449,7 @@ export class SandboxManager {
 
   /** Ids of running sandboxes whose inactivity exceeded their timeout (for the reaper). */
   idleSandboxIds(now = Date.now()): string[] {
-    const ids: string[] = [];
-    for (const { record } of this.entries.values()) {
-      if (record.state !== "running" || record.timeoutSec <= 0) continue;
-      if (now - Date.parse(record.lastActiveAt) >= record.timeoutSec * 1000) ids.push(record.id);
-    }
-    return ids;
+    return [...this.entries.values()].filter((e) => isIdle(e.record, now)).map((e) => e.record.id);
   }
 
   /** Ends every VM without deleting state (agent shutdown in tests). Paused sandboxes stay paused. */
@@ -605,40 +636,6 @@ export class SandboxManager {
       diskPath: join(this.o.layout.sandboxDir(entry.record.id), SANDBOX_FILES.disk),
       guestHost: entry.lease?.attachment.guestHost,
     };
-  }
-
-  private async removeIncompleteCaptures(): Promise<number[]> {
-    const killed: number[] = [];
-    const teamsDir = join(this.o.layout.root, "templates", "teams");
-    for (const team of await readdir(teamsDir).catch(() => [] as string[])) {
-      for (const tpl of await readdir(join(teamsDir, team)).catch(() => [] as string[])) {
-        for (const gen of await readdir(join(teamsDir, team, tpl)).catch(() => [] as string[])) {
-          const dir = join(teamsDir, team, tpl, gen);
-          const pid = await killOrphanVmm(dir, `tpl-${tpl}`);
-          if (pid) killed.push(pid);
-          if (gen.startsWith("gen-") && !(await exists(join(dir, "meta.json")))) {
-            await rm(dir, { recursive: true, force: true });
-          }
-        }
-      }
-    }
-    return killed;
-  }
-}
-
-/** Durations of the consecutive phases of one operation, for debug logs. */
-class PhaseTimer {
-  private last = performance.now();
-  private readonly phases: Record<string, number> = {};
-
-  mark(name: string): void {
-    const now = performance.now();
-    this.phases[name] = Math.round(now - this.last);
-    this.last = now;
-  }
-
-  result(): Record<string, number> {
-    return this.phases;
   }
 }
 

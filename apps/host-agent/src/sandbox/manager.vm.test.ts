@@ -151,7 +151,8 @@ describe("SandboxManager on QEMU microVMs", () => {
     await expect(agent.manager.destroy("no-such-sandbox")).rejects.toMatchObject({ code: "not_found" });
     await expect(agent.manager.pause("no-such-sandbox")).rejects.toMatchObject({ code: "not_found" });
     await expect(agent.manager.resume("no-such-sandbox", 0)).rejects.toMatchObject({ code: "not_found" });
-    expect(() => agent.manager.ping("no-such-sandbox")).toThrow(/not found/);
+    await expect(agent.manager.ping("no-such-sandbox")).rejects.toMatchObject({ code: "not_found" });
+    await expect(agent.manager.ping("no-such-sandbox", 5)).rejects.toMatchObject({ code: "not_found" });
     expect(() => agent.manager.envd("no-such-sandbox")).toThrow(/not found/);
     for (const bad of ["../x", "..", "a/b", ""]) {
       await expect(

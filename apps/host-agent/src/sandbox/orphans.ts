@@ -1,4 +1,4 @@
-import { readFile, rm } from "node:fs/promises";
+import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { RUN_FILES } from "../vmm/qemu.ts";
 
@@ -40,4 +40,30 @@ async function waitGone(pid: number, timeoutMs: number): Promise<void> {
     if (!stat || / Z /.test(stat)) return;
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Start-up cleanup of template captures a crashed run left behind: ends their
+ * helper VMMs and removes generations that never got their `meta.json`.
+ * Returns the pids killed.
+ */
+export async function removeIncompleteCaptures(dataRoot: string): Promise<number[]> {
+  const killed: number[] = [];
+  const teamsDir = join(dataRoot, "templates", "teams");
+  const names = (dir: string) => readdir(dir).catch(() => [] as string[]);
+  for (const team of await names(teamsDir)) {
+    for (const tpl of await names(join(teamsDir, team))) {
+      for (const gen of await names(join(teamsDir, team, tpl))) {
+        const dir = join(teamsDir, team, tpl, gen);
+        const pid = await killOrphanVmm(dir, `tpl-${tpl}`);
+        if (pid) killed.push(pid);
+        const complete = await stat(join(dir, "meta.json")).then(
+          () => true,
+          () => false,
+        );
+        if (gen.startsWith("gen-") && !complete) await rm(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  return killed;
 }

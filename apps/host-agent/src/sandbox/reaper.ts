@@ -1,20 +1,39 @@
 import type { Logger } from "@wrenn/common";
 import type { SandboxManager } from "./manager.ts";
 
+/** What the reaper needs of the manager. */
+export type ReapableSandboxes = Pick<SandboxManager, "idleSandboxIds" | "pauseIfIdle" | "destroy">;
+
+/** Options of a {@link TtlReaper}. */
+export interface TtlReaperOptions {
+  /** Time between sweeps (default 2 s): an auto-pause happens at most this late. */
+  intervalMs?: number;
+  /** The clock timeouts are measured against (injected by tests). */
+  now?: () => number;
+}
+
 /**
  * The TTL reaper: every `intervalMs` it auto-pauses running sandboxes idle
  * longer than their `timeout_sec`, and destroys one whose pause fails (its VM is
  * broken, and a sandbox nobody can pause must not hold the host's memory forever).
+ * It reads the timeout and last activity afresh on every sweep, so a ping or a
+ * timeout changed through PingSandbox takes effect at the next one.
  */
 export class TtlReaper {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  private readonly intervalMs: number;
+  private readonly now: () => number;
 
   constructor(
-    private readonly manager: SandboxManager,
+    private readonly manager: ReapableSandboxes,
     private readonly logger: Logger,
-    private readonly intervalMs = 2_000,
-  ) {}
+    options: TtlReaperOptions | number = {},
+  ) {
+    const o = typeof options === "number" ? { intervalMs: options } : options;
+    this.intervalMs = o.intervalMs ?? 2_000;
+    this.now = o.now ?? Date.now;
+  }
 
   /** Starts periodic sweeps. */
   start(): void {
@@ -39,9 +58,10 @@ export class TtlReaper {
   async sweep(): Promise<{ paused: string[]; destroyed: string[] }> {
     const paused: string[] = [];
     const destroyed: string[] = [];
-    for (const id of this.manager.idleSandboxIds()) {
+    for (const id of this.manager.idleSandboxIds(this.now())) {
       try {
-        await this.manager.pause(id, true);
+        // Re-checked under the sandbox's lock: pausing others first may have taken a while.
+        if (!(await this.manager.pauseIfIdle(id, this.now))) continue;
         paused.push(id);
         this.logger.info({ sandboxId: id }, "auto-paused idle sandbox");
       } catch (err) {
