@@ -82,8 +82,7 @@ export interface TestDeploymentOptions {
 export async function startTestDeployment(options: TestDeploymentOptions = {}): Promise<TestDeployment> {
   let agent: RunningAgent | undefined;
   let session: HostSession | undefined;
-  const ca = options.tls ? await CertificateAuthority.generate({ commonName: "Wrenn test CA" }) : undefined;
-  const env = ca ? { WRENN_CA_CERT: ca.certPem, WRENN_CA_KEY: ca.keyPem, ...options.env } : options.env;
+  const { ca, env } = await testCa(options.tls, options.env);
   const base = await startControlPlaneAndUsers(env, async (url, admin, agentDataDir, log, guard) => {
     const close = async () => {
       await session?.stop().catch(() => {});
@@ -138,6 +137,8 @@ export type ProcessTestDeployment = Omit<TestDeployment, "agent" | "session"> & 
 export interface ProcessTestDeploymentOptions {
   /** Extra control plane environment, e.g. short `HOST_MONITOR_INTERVAL_SEC` / `HOST_STALE_AFTER_SEC`. */
   env?: Record<string, string>;
+  /** mTLS between control plane and agent, as {@link TestDeploymentOptions.tls}. */
+  tls?: boolean;
   /** Extra agent environment, e.g. `{ WRENN_HEARTBEAT_INTERVAL_MS: "1000" }`. */
   agentEnv?: Record<string, string>;
   /** Extra agent flags, appended to `--listen … --data-dir … --network netns`. */
@@ -156,7 +157,8 @@ export async function startTestDeploymentWithAgentProcess(
   options: ProcessTestDeploymentOptions = {},
 ): Promise<ProcessTestDeployment> {
   let agentProcess: AgentProcess | undefined;
-  const base = await startControlPlaneAndUsers(options.env, async (url, admin, agentDataDir, _log, guard) => {
+  const { ca, env } = await testCa(options.tls, options.env);
+  const base = await startControlPlaneAndUsers(env, async (url, admin, agentDataDir, _log, guard) => {
     const host = await request(url, "POST", "/v1/hosts", { token: admin, body: { type: "regular" } });
     const port = await freePort();
     const common = ["--listen", `127.0.0.1:${port}`, "--data-dir", agentDataDir, "--network", "netns"];
@@ -220,7 +222,14 @@ export async function startTestDeploymentWithAgentProcess(
     };
   });
   if (!agentProcess) throw new Error("agent process did not start");
-  return { ...base, agentProcess };
+  return { ...base, agentProcess, ...(ca ? { ca } : {}) };
+}
+
+/** With `tls`, a throwaway CA and the control plane environment naming it (inline PEM). */
+async function testCa(tls: boolean | undefined, env: Record<string, string> | undefined) {
+  if (!tls) return { ca: undefined, env };
+  const ca = await CertificateAuthority.generate({ commonName: "Wrenn test CA" });
+  return { ca, env: { WRENN_CA_CERT: ca.certPem, WRENN_CA_KEY: ca.keyPem, ...env } };
 }
 
 interface BaseDeployment extends Omit<TestDeployment, "agent" | "session" | "hostId" | "agentDataDir"> {
