@@ -98,6 +98,8 @@ describe("host certificates at registration and refresh", () => {
       expect(expires).toBeGreaterThanOrEqual(before + HOST_CERT_TTL_MS - 1000);
       expect(expires).toBeLessThanOrEqual(Date.now() + HOST_CERT_TTL_MS);
       expect(await session.beat()).toBe("ok");
+      const view = await call(t.app, "GET", `/v1/hosts/${creds.hostId}`, { token: adminToken });
+      expect(view.body.cert_expires_at).toBe(row.cert_expires_at?.toISOString());
 
       // A refused host token makes the session refresh: a new certificate comes with it.
       await session.stop();
@@ -166,6 +168,7 @@ describe("host certificates at registration and refresh", () => {
     expect(res.status).toBe(201);
     expect(res.body.token).toBeTypeOf("string");
     expect(res.body).not.toHaveProperty("cert_pem");
+    expect(res.body.host.cert_expires_at).toBeNull();
     const beat = await plain.app.request(`/v1/hosts/${res.body.host.id}/heartbeat`, {
       method: "POST",
       headers: { "x-host-token": res.body.token },

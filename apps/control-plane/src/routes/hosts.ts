@@ -22,6 +22,10 @@ export const HostSchema = z
     address: z.string().openapi({ example: "10.0.0.5:5007" }),
     status: z.enum(["pending", "online", "offline", "unreachable", "draining"]),
     last_heartbeat_at: z.string().nullable(),
+    cert_expires_at: z
+      .string()
+      .nullable()
+      .openapi({ description: "Expiry of the host's mTLS certificate; null when none was issued (no CA)" }),
     tags: z.array(z.string()),
     created_at: z.string(),
   })
@@ -42,6 +46,7 @@ export function hostView(h: HostWithTags | (Omit<HostWithTags, "tags"> & { tags?
     address: h.address,
     status: h.status,
     last_heartbeat_at: h.lastHeartbeatAt?.toISOString() ?? null,
+    cert_expires_at: h.certExpiresAt?.toISOString() ?? null,
     tags: h.tags ?? [],
     created_at: h.createdAt.toISOString(),
   };
