@@ -165,6 +165,19 @@ describe("sandbox reads", () => {
     );
   });
 
+  it("leaves destroyed sandboxes out of a list unless state=stopped asks for them", async () => {
+    const u = await signupUser(t.app);
+    const live = await insertSandbox(u.team.id, { state: "running" });
+    const gone = await insertSandbox(u.team.id, { state: "stopped" });
+    const ids = (res: { body: { sandboxes: { id: string }[] } }) => res.body.sandboxes.map((s) => s.id);
+    expect(ids(await call(t.app, "GET", "/v1/sandboxes", { token: u.token }))).toEqual([live]);
+    expect(ids(await call(t.app, "GET", "/v1/sandboxes?state=stopped", { token: u.token }))).toEqual([gone]);
+    expect(ids(await call(t.app, "GET", "/v1/sandboxes?state=running,stopped", { token: u.token }))).toEqual([
+      gone,
+      live,
+    ]);
+  });
+
   it("refuses lifecycle actions in the wrong state with 409", async () => {
     const u = await signupUser(t.app);
     const paused = await insertSandbox(u.team.id, { state: "paused" });

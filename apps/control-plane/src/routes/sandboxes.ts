@@ -96,7 +96,13 @@ const ExecResultSchema = z
   .openapi("ExecResult");
 
 const ListQuery = z.object({
-  state: z.string().optional().openapi({ description: "Comma-separated states, e.g. running,paused" }),
+  state: z
+    .string()
+    .optional()
+    .openapi({
+      description:
+        "Comma-separated states, e.g. running,paused. Default: every state but stopped (destroyed sandboxes are listed only with state=stopped)",
+    }),
   metadata: z.string().optional().openapi({ description: "URL-encoded key=value pairs, all must match" }),
   cursor: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(100).optional(),
@@ -104,8 +110,11 @@ const ListQuery = z.object({
 
 const IdParam = z.object({ id: z.string().openapi({ example: "sb-…" }) });
 
-function parseStates(value: string | undefined): SandboxState[] | undefined {
-  if (!value) return undefined;
+/** What a list shows without `?state=`: everything but destroyed sandboxes, which users asked to be gone. */
+const LISTED_BY_DEFAULT = states.filter((s) => s !== "stopped");
+
+function parseStates(value: string | undefined): SandboxState[] {
+  if (!value) return [...LISTED_BY_DEFAULT];
   const out = value.split(",").map((s) => s.trim());
   for (const s of out) {
     if (!(states as readonly string[]).includes(s)) {
