@@ -1,20 +1,15 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { createLogger } from "@wrenn/common";
-import { HostAgentService, hostagent } from "@wrenn/proto";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { type HostAgentService, hostagent } from "@wrenn/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../config.ts";
-import { type RunningAgent, startAgent } from "../main.ts";
+import type { RunningAgent } from "../main.ts";
+import { type RpcTestAgent, startRpcTestAgent } from "../testing-agent.ts";
 
 // A real agent (real QEMU microVM, netns networking: the port proxy reaches guests at
 // their host-reachable slot address) driven through its Connect service and its
 // `/proxy/{id}/{port}/` HTTP route. Fails, never skips, without QEMU or root.
+let a: RpcTestAgent;
 let agent: RunningAgent;
 let client: Client<typeof HostAgentService>;
-let dataDir: string;
 let base = "";
 const id = `mp-${Math.random().toString(36).slice(2, 10)}`;
 
@@ -35,22 +30,14 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 }
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "wrenn-metrics-proxy-"));
-  const config = loadConfig(["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--network", "netns"], {
-    WRENN_DATA_DIR: process.env.WRENN_DATA_DIR || "/var/lib/wrenn",
-    WRENN_ACCEL: process.env.WRENN_ACCEL,
-    WRENN_NET_SLOTS: "3300-3309",
-  });
-  agent = await startAgent(config, createLogger("host-agent-test", "warn"));
-  base = `http://127.0.0.1:${agent.server.port}`;
-  client = createClient(HostAgentService, createConnectTransport({ baseUrl: base, httpVersion: "2" }));
+  a = await startRpcTestAgent({ name: "metrics-proxy", network: "netns" });
+  ({ agent, client, baseUrl: base } = a);
   await client.createSandbox({ sandboxId: id, teamId: "team-m", templateId: "minimal" });
 });
 
 afterAll(async () => {
   await agent?.manager.destroy(id).catch(() => {});
-  await agent?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await a?.close();
 });
 
 describe("GetSandboxMetrics on a real VM", () => {

@@ -1,18 +1,13 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { createLogger } from "@wrenn/common";
-import { HostAgentService } from "@wrenn/proto";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import type { HostAgentService } from "@wrenn/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../config.ts";
-import { type RunningAgent, startAgent } from "../main.ts";
+import type { RunningAgent } from "../main.ts";
+import { type RpcTestAgent, startRpcTestAgent } from "../testing-agent.ts";
 
 // A real agent (real QEMU microVMs, user-mode networking) driven through its Connect service over h2c.
+let a: RpcTestAgent;
 let agent: RunningAgent;
 let client: Client<typeof HostAgentService>;
-let dataDir: string;
 const ids: string[] = [];
 
 function newId(): string {
@@ -31,24 +26,18 @@ async function codeOf(promise: Promise<unknown>): Promise<Code | undefined> {
 }
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "wrenn-rpc-"));
-  const config = loadConfig(["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--network", "user"], {
-    WRENN_DATA_DIR: process.env.WRENN_DATA_DIR || "/var/lib/wrenn",
-    WRENN_ACCEL: process.env.WRENN_ACCEL,
+  a = await startRpcTestAgent({
+    name: "rpc",
+    network: "user",
     // Short enough to watch a detached terminal being killed.
-    WRENN_PTY_IDLE_TIMEOUT_MS: "2000",
+    env: { WRENN_PTY_IDLE_TIMEOUT_MS: "2000" },
   });
-  agent = await startAgent(config, createLogger("host-agent-test", "warn"));
-  client = createClient(
-    HostAgentService,
-    createConnectTransport({ baseUrl: `http://127.0.0.1:${agent.server.port}`, httpVersion: "2" }),
-  );
+  ({ agent, client } = a);
 });
 
 afterAll(async () => {
   for (const id of ids) await agent?.manager.destroy(id).catch(() => {});
-  await agent?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await a?.close();
 });
 
 describe("HostAgentService over Connect", () => {
