@@ -46,6 +46,36 @@ function wrennBytes(args: string[], input?: Buffer) {
 }
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/** `wrenn …` as one shell command line. */
+const wrennLine = (args: string[]) =>
+  [process.execPath, "--import", "tsx", cli, ...args].map(quote).join(" ");
+
+/**
+ * Runs a bash command line; answers its exit code and stdout. Asynchronous on purpose: this
+ * process hosts the control plane and the agent, which a spawnSync would stall.
+ */
+function bash(script: string) {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+  delete env.XDG_CONFIG_HOME;
+  return new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+    const child = spawn("bash", ["-c", script], { env, stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    child.stdout.on("data", (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout }));
+  });
+}
+
+/** Runs `wrenn …` on a pseudo-terminal (util-linux `script`): stdin, stdout and stderr are a TTY. */
+async function onTerminal(args: string[]) {
+  const r = await bash(`script -qec ${quote(wrennLine(args))} /dev/null`);
+  // The terminal turns \n into \r\n; the spinner redraws with \r and erase-line.
+  return { code: r.code, output: r.stdout.replaceAll("\r\n", "\n") };
+}
 
 /** Runs `wrenn …` with HOME in a temp dir; `env` adds or overrides variables (undefined removes). */
 function wrenn(args: string[], opts: { env?: Record<string, string | undefined>; input?: Buffer } = {}) {
@@ -303,6 +333,37 @@ describe("wrenn CLI against a real deployment", () => {
     expect(noLocal.stderr).toMatch(/no such file/);
   });
 
+  it("on a terminal long work shows a spinner that ends with ✓; --json on a terminal draws none", async () => {
+    const local = join(work, "tty.bin");
+    await writeFile(local, randomBytes(1024 * 1024));
+    const put = await onTerminal(["files", "put", sandboxId, local, "/tmp/tty.bin"]);
+    expect(put.code, put.output).toBe(0);
+    expect(put.output).toContain("\r\x1b[2K✓ Uploaded 1.0 MiB to /tmp/tty.bin (");
+    expect(put.output).toMatch(/Uploaded 1\.0 MiB to \/tmp\/tty\.bin\.\n$/);
+    const get = await onTerminal(["files", "get", sandboxId, "/tmp/tty.bin", join(work, "tty-back.bin")]);
+    expect(get.code, get.output).toBe(0);
+    expect(get.output).toContain("✓ Downloaded 1.0 MiB to ");
+
+    const asJson = await onTerminal(["files", "put", sandboxId, local, "/tmp/tty.bin", "--json"]);
+    expect(asJson.code, asJson.output).toBe(0);
+    expect(asJson.output).not.toContain("\x1b");
+    expect(JSON.parse(asJson.output)).toEqual({ path: "/tmp/tty.bin", bytes: 1024 * 1024 });
+  });
+
+  it("sandbox exec into a reader that goes away (| head) exits 141 and kills the command", async () => {
+    const exec = wrennLine(["sandbox", "exec", sandboxId, "--", "yes"]);
+    const r = await bash(`${exec} | head -c 5; echo " \${PIPESTATUS[0]}"`);
+    expect(r.stdout).toBe("y\ny\ny 141\n");
+    // Closing the stream kills the remote command (a moment later, on the agent).
+    let left = "";
+    for (let i = 0; i < 20; i++) {
+      left = (await wrenn(["sandbox", "exec", sandboxId, "--", "pgrep -x yes; echo checked"])).stdout;
+      if (left === "checked\n") break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(left).toBe("checked\n");
+  });
+
   it("sandbox logs prints the guest's kernel log", async () => {
     const r = await wrenn(["sandbox", "logs", sandboxId]);
     expect(r.code).toBe(0);
@@ -406,7 +467,6 @@ describe("wrenn CLI against a real deployment", () => {
     const tmux = (...args: string[]) => spawnSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
     const exitFile = join(work, "shell-exit");
     const script = join(work, "shell.sh");
-    const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
     // The script checks afterwards that the CLI gave the terminal back exactly as it found it.
     await writeFile(
       script,

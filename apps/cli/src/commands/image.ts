@@ -69,13 +69,14 @@ ${DATA_DIR}
         onProgress: (e) => {
           print(progressLine(e));
           if (e.status === "start") spinner.update(`${e.step}: ${e.message}`);
+          if (e.status === "done") spinner.update("Building the guest image");
         },
       });
     } catch (err) {
       spinner.fail();
       throw err;
     }
-    const took = (performance.now() - started) / 1000;
+    const took = Math.round((performance.now() - started) / 100) / 10;
     spinner.succeed(image.cached ? "guest image up to date" : "guest image built");
     if (values.json) {
       process.stdout.write(json({ hash: image.hash, dir: image.dir, cached: image.cached, seconds: took }));

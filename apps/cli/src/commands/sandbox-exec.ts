@@ -5,6 +5,7 @@ import { connection } from "../lib/client.ts";
 import { CliError, UsageError } from "../lib/errors.ts";
 import { type ExecExit, type ExecStart, ExecStream } from "../lib/exec-stream.ts";
 import type { Subcommand } from "../lib/group.ts";
+import { listenAll } from "../lib/listeners.ts";
 import { json } from "../lib/output.ts";
 import { commandLine } from "../lib/shell.ts";
 
@@ -52,16 +53,18 @@ function forwardStdin(stream: ExecStream, stdin: NodeJS.ReadStream = process.std
       () => stop(),
     );
   };
-  const onEnd = () => stream.closeStdin();
+  const closeStdin = () => stream.closeStdin();
+  const unlisten = listenAll([
+    [stdin, "data", onData],
+    [stdin, "end", closeStdin],
+    [stdin, "error", closeStdin],
+  ]);
   const stop = () => {
     stopped = true;
-    stdin.off("data", onData);
-    stdin.off("end", onEnd);
+    unlisten();
+    stdin.on("error", () => undefined); // whatever a destroyed stdin still reports is of no use
     stdin.destroy(); // a pipe nobody closes must not keep this process alive after the command exits
   };
-  stdin.on("data", onData);
-  stdin.once("end", onEnd);
-  stdin.on("error", () => stream.closeStdin());
   return stop;
 }
 
@@ -129,11 +132,15 @@ Exit codes: the command's own; 1-7 as for every wrenn command when it could not 
     };
     const onStdoutError = () => {
       // `wrenn sandbox exec … | head -1`: the reader left; stop the command like a shell pipe would.
+      // Output waiting for stdout is moot, so no handshake after it: the socket is dropped.
       brokenPipe = true;
-      void stream.close();
+      stream.signal("SIGKILL");
+      stream.terminate();
     };
-    process.once("SIGINT", onSigint);
-    process.stdout.on("error", onStdoutError);
+    const unlisten = listenAll([
+      [process, "SIGINT", onSigint],
+      [process.stdout, "error", onStdoutError],
+    ]);
     // Piped input is the command's; a terminal's only with -i (else `exec … -- cat` would wait on it).
     let stopStdin = () => {};
     if (!values["no-stdin"] && (values.stdin || !process.stdin.isTTY)) stopStdin = forwardStdin(stream);
@@ -155,8 +162,7 @@ Exit codes: the command's own; 1-7 as for every wrenn command when it could not 
       throw e;
     } finally {
       stopStdin();
-      process.off("SIGINT", onSigint);
-      process.stdout.off("error", onStdoutError);
+      unlisten();
     }
   },
 };

@@ -4,6 +4,7 @@ import { type Options, parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
 import { CliError, errorMessage, exitCodeFor } from "../lib/errors.ts";
 import type { Subcommand } from "../lib/group.ts";
+import { listenAll } from "../lib/listeners.ts";
 import { enterRawMode } from "../lib/terminal.ts";
 
 /** Ctrl-D: what a piped (non-terminal) stdin's end becomes, so the remote shell sees end-of-input. */
@@ -87,12 +88,14 @@ Options:
     };
 
     const restore = enterRawMode(stdin);
-    stdin.on("data", onInput);
-    stdin.on("end", onEnd);
+    const unlisten = listenAll([
+      [stdin, "data", onInput],
+      [stdin, "end", onEnd],
+      [process, "SIGWINCH", onResize],
+      [process, "SIGTERM", onSignal],
+      [process, "SIGHUP", onSignal],
+    ]);
     stdin.resume();
-    process.on("SIGWINCH", onResize);
-    process.once("SIGTERM", onSignal);
-    process.once("SIGHUP", onSignal);
     try {
       await term.wait();
       return ExitCode.ok;
@@ -103,12 +106,8 @@ Options:
       throw await lostTerminal(id, conn, err);
     } finally {
       restore();
-      stdin.off("data", onInput);
-      stdin.off("end", onEnd);
+      unlisten();
       stdin.pause();
-      process.off("SIGWINCH", onResize);
-      process.off("SIGTERM", onSignal);
-      process.off("SIGHUP", onSignal);
     }
   },
 };

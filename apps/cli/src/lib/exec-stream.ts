@@ -161,8 +161,14 @@ export class ExecStream {
     if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
     return new Promise((resolve) => {
       this.ws.once("close", () => resolve());
+      this.ws.resume(); // output held for a full stdout must not hold up the closing handshake
       this.ws.close(1000);
     });
+  }
+
+  /** Drops the connection at once, without a closing handshake (the server kills the command). */
+  terminate(): void {
+    this.ws.terminate();
   }
 
   private send(message: object): void {
