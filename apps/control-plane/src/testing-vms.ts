@@ -87,9 +87,10 @@ export function testTempRoots(): string[] {
 }
 
 /**
- * Network slots test deployments take their blocks from. Other tests use fixed ranges of their
- * own (950-999, 3300-3309, 3600-3699, 4000-4099); production agents default to all slots but
- * a `wrenn up` next to the tests only ever uses what its VMs hold.
+ * Network slots test agents take their blocks from. Other tests use fixed ranges of their own
+ * (950-999, 3600-3699, 4000-4099). A `wrenn up` agent owns every slot (its start-up cleanup
+ * removes whatever its own VMs do not hold); test agents and the vm project's teardown touch
+ * only this region, so they never remove a `wrenn up` sandbox's network.
  */
 export const TEST_SLOT_REGION = { first: 2048, last: 3071 } as const;
 const SLOT_BLOCK = 32;
