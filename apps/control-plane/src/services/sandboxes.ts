@@ -407,7 +407,7 @@ export class SandboxesService {
 
   /** Resumes a paused sandbox on its host. */
   async resume(auth: AuthContext, id: string): Promise<Sandbox> {
-    const row = await this.get(auth, id);
+    const row = await this.settleAutoPause(await this.get(auth, id));
     this.requireState(row, ["paused"], "resume");
     const host = await this.hostOf(row);
     await callAgent("resume the sandbox", () =>
@@ -428,7 +428,7 @@ export class SandboxesService {
     auth: AuthContext,
     id: string,
   ): Promise<{ sandbox: Sandbox; envdAccessToken: string | null }> {
-    let row = await this.get(auth, id);
+    let row = await this.settleAutoPause(await this.get(auth, id));
     // A destroyed sandbox is gone for good, as in E2B (its row stays for the audit trail).
     if (row.state === "stopped") throw errors.notFound("sandbox not found (it was killed)");
     if (row.state === "paused") row = await this.resume(auth, id);
@@ -489,6 +489,26 @@ export class SandboxesService {
       ...(row.state === "running" ? { lastActiveAt: now } : {}),
     };
     return (await updateSandbox(this.deps.db, row.id, set, now)) ?? row;
+  }
+
+  /**
+   * The row of a `running` sandbox its agent has auto-paused since the host monitor
+   * last looked, marked `paused` now: resume and connect must not wait up to a
+   * monitor interval (and answer "not paused") after an inactivity timeout.
+   */
+  private async settleAutoPause(row: Sandbox): Promise<Sandbox> {
+    if (row.state !== "running" || row.timeoutSec === 0) return row;
+    const host = await this.hostOf(row);
+    const listed = await callAgent("list sandboxes", () => this.agent(host).listSandboxes({}));
+    if (!listed.autoPausedSandboxIds.includes(formatId("sandbox", row.id))) return row;
+    const updated = await transitionSandbox(this.deps.db, row.id, ["running"], "paused", this.now());
+    if (!updated) return (await getSandbox(this.deps.db, row.teamId, row.id)) ?? row;
+    await this.notifyStoppedRunning(row.id);
+    await this.deps.audit.sandboxAction(systemActor, row.teamId, row.id, "reconcile_paused", {
+      status: "info",
+      metadata: { from: "running", host_id: formatId("host", host.id), reason: "inactivity timeout" },
+    });
+    return updated;
   }
 
   private touch(id: string) {
