@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "@wrenn/db";
 import { afterAll, describe, expect, it } from "vitest";
+import { spawnUp } from "./up-harness.ts";
 
 const cli = fileURLToPath(new URL("../main.ts", import.meta.url));
 const children: ChildProcess[] = [];
@@ -21,35 +22,10 @@ afterAll(async () => {
  * covers the agent.
  */
 function startUp(port: number, dataDir: string) {
-  const env = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.REDIS_URL;
-  delete env.JWT_SECRET;
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", cli, "up", "--port", String(port), "--data-dir", dataDir, "--no-agent"],
-    {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  children.push(child);
-  let output = "";
-  const onData = (b: Buffer) => {
-    output += b.toString();
-  };
-  child.stdout?.on("data", onData);
-  child.stderr?.on("data", onData);
-  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const ready = (async () => {
-    const deadline = Date.now() + 120_000;
-    while (!output.includes("ready.")) {
-      if (child.exitCode !== null || Date.now() > deadline)
-        throw new Error(`wrenn up did not come up:\n${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return { child, exit, ready, output: () => output };
+  return spawnUp(["--port", String(port), "--data-dir", dataDir, "--no-agent"], {
+    readyTimeoutMs: 120_000,
+    children,
+  });
 }
 
 function processesOf(dataDir: string, redisPort: string): string[] {

@@ -1,16 +1,15 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { freePort } from "@wrenn/db";
 import { afterAll, describe, expect, it } from "vitest";
 import { killVmsUnder } from "./up-agent.ts";
+import { spawnUp } from "./up-harness.ts";
 
 // `wrenn up` with its host agent (root, QEMU, real microVMs): registered once, reused on the
 // next run, sandboxes paused on Ctrl-C and nothing left running. The agent owns a private
 // range of network slots so its start-up cleanup cannot touch anything else on this machine.
-const cli = fileURLToPath(new URL("../main.ts", import.meta.url));
 const SLOT_FIRST = 3600 + Math.floor(Math.random() * 9) * 10;
 const inOurRange = (idx: number) => idx >= SLOT_FIRST && idx <= SLOT_FIRST + 9;
 const children: ChildProcess[] = [];
@@ -28,38 +27,15 @@ afterAll(async () => {
 });
 
 function startUp(port: number) {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    WRENN_NET_SLOTS: `${SLOT_FIRST}-${SLOT_FIRST + 9}`,
-    // Reconciliation (paused sandboxes seen as paused after a restart) within a second.
-    HOST_MONITOR_INTERVAL_SEC: "1",
-  };
-  delete env.DATABASE_URL;
-  delete env.REDIS_URL;
-  delete env.JWT_SECRET;
-  delete env.WRENN_DATA_DIR;
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", cli, "up", "--port", String(port), "--data-dir", dataDir],
-    { env, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  children.push(child);
-  let output = "";
-  const onData = (b: Buffer) => {
-    output += b.toString();
-  };
-  child.stdout?.on("data", onData);
-  child.stderr?.on("data", onData);
-  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const ready = (async () => {
-    const deadline = Date.now() + 300_000;
-    while (!output.includes("ready.")) {
-      if (child.exitCode !== null || Date.now() > deadline)
-        throw new Error(`wrenn up did not come up:\n${output}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  return { child, exit, ready, output: () => output };
+  return spawnUp(["--port", String(port), "--data-dir", dataDir], {
+    env: {
+      WRENN_NET_SLOTS: `${SLOT_FIRST}-${SLOT_FIRST + 9}`,
+      // Reconciliation (paused sandboxes seen as paused after a restart) within a second.
+      HOST_MONITOR_INTERVAL_SEC: "1",
+    },
+    readyTimeoutMs: 300_000,
+    children,
+  });
 }
 
 /** Pids of every process (agent, QEMU, PostgreSQL) whose command line names `dir`. */

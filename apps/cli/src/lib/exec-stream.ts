@@ -100,8 +100,15 @@ export class ExecStream {
     });
     ws.on("open", () => ws.send(JSON.stringify({ type: "start", ...start })));
     ws.on("message", (raw: Buffer, isBinary) => {
-      if (isBinary) return;
-      const m = JSON.parse(raw.toString("utf8")) as ServerMessage;
+      let m: ServerMessage;
+      try {
+        if (isBinary) throw new Error("binary frame");
+        m = JSON.parse(raw.toString("utf8")) as ServerMessage;
+      } catch {
+        fail(new ApiError(0, "internal", "the exec stream sent a message that is not JSON"));
+        ws.terminate();
+        return;
+      }
       if (m.type === "started") started.resolve(m.pid);
       else if (m.type === "stdout" || m.type === "stderr") {
         const held = (m.type === "stdout" ? output.onStdout : output.onStderr)(Buffer.from(m.data, "base64"));
