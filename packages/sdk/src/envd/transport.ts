@@ -3,6 +3,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { Filesystem, Process } from "@wrenn/proto";
 import { deadlineSignal } from "../client/http.ts";
 import { errorFromHttp, SandboxError, TimeoutError } from "../errors.ts";
+import { abortableBody } from "./abortable-body.ts";
 
 /** The port envd listens on inside every sandbox. */
 export const ENVD_PORT = 49983;
@@ -29,11 +30,14 @@ export function basicUser(user: string): string {
  * 404 unknown sandbox, 409 paused, 503 host down) is a plain `{code, message}`
  * answer the Connect client would report only as a bare HTTP status on
  * streaming calls; it becomes the typed error here (the transport keeps it as
- * the cause, and {@link errorFromConnect} unwraps it).
+ * the cause, and {@link errorFromConnect} unwraps it). Aborting the call's signal
+ * always ends the response body ({@link abortableBody}): streams stop on `stop()`/kill.
  */
 async function typedErrorFetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
   const res = await globalThis.fetch(input, init);
-  if (res.ok || !(res.headers.get("content-type") ?? "").includes("json")) return res;
+  if (res.ok || !(res.headers.get("content-type") ?? "").includes("json")) {
+    return abortableBody(res, init?.signal);
+  }
   const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
   throw errorFromHttp(res.status, await res.text(), url.pathname.slice(1));
 }
@@ -120,8 +124,9 @@ export class EnvdConnection {
       deadline.clear();
       throw errorFromHttp(res.status, text, `${init.method ?? "GET"} ${path}`);
     }
-    // The timeout covers waiting for the answer; a streamed body is the caller's to read.
+    // The timeout covers waiting for the answer; a streamed body is the caller's to read
+    // (and ends when the caller's signal aborts).
     deadline.clear();
-    return res;
+    return abortableBody(res, init.signal);
   }
 }
