@@ -1,5 +1,6 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { EventType, FileType, type EntryInfo as ProtoEntry } from "@wrenn/proto";
+import { type FileUrlOptions, signedFileUrl } from "./envd/file-urls.ts";
 import type { EnvdConnection } from "./envd/transport.ts";
 import { ConflictError, errorFromConnect, NotFoundError, SandboxError, TimeoutError } from "./errors.ts";
 
@@ -338,6 +339,40 @@ export class Files {
     } catch (err) {
       throw errorFromConnect(err, `stat ${path}`);
     }
+  }
+
+  /**
+   * A URL that downloads `path` with a plain GET, no header or API key needed
+   * (e.g. for a browser): signed with the sandbox's envd access token for this
+   * path and user, through the port proxy's `49983-{sandboxId}.{domain}` host.
+   * Anyone holding it can read the file until it expires (never, without
+   * `useSignatureExpiration`).
+   *
+   * @example
+   * ```ts
+   * const url = await sandbox.files.downloadUrl("/home/user/report.pdf", { useSignatureExpiration: 600 });
+   * const pdf = await fetch(url).then((r) => r.arrayBuffer());
+   * ```
+   */
+  downloadUrl(path: string, options: FileUrlOptions = {}): Promise<string> {
+    return signedFileUrl(this.envd.fileUrlTarget(), path, "read", options);
+  }
+
+  /**
+   * A URL that writes `path` with a plain POST (multipart form or
+   * `application/octet-stream` body), no header or API key needed; signed like
+   * {@link downloadUrl} for the write operation.
+   *
+   * @example
+   * ```ts
+   * const url = await sandbox.files.uploadUrl("/home/user/data.csv", { useSignatureExpiration: 60 });
+   * const form = new FormData();
+   * form.append("file", new Blob(["a,b\n1,2\n"]), "data.csv");
+   * await fetch(url, { method: "POST", body: form });
+   * ```
+   */
+  uploadUrl(path: string, options: FileUrlOptions = {}): Promise<string> {
+    return signedFileUrl(this.envd.fileUrlTarget(), path, "write", options);
   }
 
   /**

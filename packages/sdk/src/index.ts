@@ -17,6 +17,7 @@ export {
   DEFAULT_REQUEST_TIMEOUT_MS,
   resolveConfig,
 } from "./config.ts";
+export type { FileUrlOptions } from "./envd/file-urls.ts";
 export { ENVD_PORT } from "./envd/transport.ts";
 export {
   AuthenticationError,

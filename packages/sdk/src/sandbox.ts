@@ -94,7 +94,12 @@ export class Sandbox {
     readonly envdAccessToken: string | undefined,
   ) {
     this.api = new ApiClient(config);
-    this.envd = new EnvdConnection({ apiUrl: config.apiUrl, sandboxId, accessToken: envdAccessToken });
+    this.envd = new EnvdConnection({
+      apiUrl: config.apiUrl,
+      sandboxId,
+      accessToken: envdAccessToken,
+      domain: config.domain,
+    });
     this.commands = new Commands(this.envd);
     this.files = new Files(this.envd);
     this.pty = new Pty(this.envd, this.commands);

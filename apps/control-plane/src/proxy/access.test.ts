@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createSandboxRow, updateSandbox } from "@wrenn/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
-import { ProxyAccess } from "./access.ts";
+import { isSignedEnvdFileRequest, ProxyAccess } from "./access.ts";
 import type { ProxyAddress } from "./address.ts";
 
 // The port proxy's authorization and lookup cache on real PostgreSQL and Redis
@@ -123,5 +123,42 @@ describe("ProxyAccess", () => {
     for (let i = 0; i < 5; i++) await access.authorize(s.address, { accessToken: s.token });
     await new Promise((r) => setTimeout(r, 200));
     expect(await lastActive(s.id)).toEqual(first);
+  });
+
+  it("routes a signed envd /files URL without a credential, still resolving the sandbox", async () => {
+    const s = await sandbox("running");
+    const envd = { ...s.address, port: 49983 };
+    const signed = "/files?path=%2Fhome%2Fuser%2Fa.txt&signature=v1_abc&signature_expiration=9";
+    expect(await access.authorizeSignedFileUrl(envd, signed)).toEqual({ hostAddress: "127.0.0.1:7001" });
+    const unknown = { ...envd, sandboxId: randomUUID() };
+    await expect(access.authorizeSignedFileUrl(unknown, signed)).rejects.toMatchObject({ code: "not_found" });
+    const paused = await sandbox("paused");
+    await expect(
+      access.authorizeSignedFileUrl({ ...paused.address, port: 49983 }, signed),
+    ).rejects.toMatchObject({ code: "failed_precondition" });
+    // Anything else still needs a credential.
+    await expect(access.authorizeSignedFileUrl(envd, "/files?path=a")).rejects.toMatchObject({
+      code: "unauthenticated",
+    });
+    await expect(access.authorizeSignedFileUrl(s.address, signed)).rejects.toMatchObject({
+      code: "unauthenticated",
+    });
+  });
+});
+
+describe("isSignedEnvdFileRequest", () => {
+  const envd: ProxyAddress = { sandboxId: randomUUID(), wireId: "sb-x", port: 49983 };
+  it("is true only for envd's /files, exactly as sent, with a signature parameter", () => {
+    expect(isSignedEnvdFileRequest(envd, "/files?path=a&signature=v1_x")).toBe(true);
+    expect(isSignedEnvdFileRequest(envd, "/files?signature=")).toBe(true);
+    expect(isSignedEnvdFileRequest(envd, "/files?path=a")).toBe(false);
+    expect(isSignedEnvdFileRequest(envd, "/files")).toBe(false);
+    expect(isSignedEnvdFileRequest(envd, "/files/?signature=v1_x")).toBe(false);
+    expect(isSignedEnvdFileRequest(envd, "/files/../process.Process/Start?signature=v1_x")).toBe(false);
+    expect(isSignedEnvdFileRequest(envd, "/%66iles?signature=v1_x")).toBe(false);
+    expect(isSignedEnvdFileRequest(envd, "/health?signature=v1_x")).toBe(false);
+    expect(isSignedEnvdFileRequest(envd, "http://envd/files?signature=v1_x")).toBe(false);
+    expect(isSignedEnvdFileRequest({ ...envd, port: 8000 }, "/files?signature=v1_x")).toBe(false);
+    expect(isSignedEnvdFileRequest(envd, undefined)).toBe(false);
   });
 });

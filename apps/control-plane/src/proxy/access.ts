@@ -9,7 +9,7 @@ import {
 } from "@wrenn/db";
 import type { Redis } from "ioredis";
 import { API_KEY_PREFIX, hashApiKey } from "../auth/api-keys.ts";
-import type { ProxyAddress } from "./address.ts";
+import { ENVD_PORT, type ProxyAddress } from "./address.ts";
 
 /** A sandbox's routing facts as cached (the access token only as its SHA-256). */
 interface CachedTarget {
@@ -40,6 +40,20 @@ export const PROXY_CACHE_TTL_SEC = 30;
 const ACTIVITY_INTERVAL_SEC = 30;
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest();
+
+/**
+ * True for a request to envd's `/files` that carries a `signature` query parameter
+ * (an E2B-style signed download/upload URL). Such a request may pass the proxy without
+ * a Wrenn credential: envd, which holds the access token, verifies the signature, its
+ * expiry, the path and the user. The path must be exactly `/files` as sent (no
+ * normalisation), so no other envd route can ride on a signature.
+ */
+export function isSignedEnvdFileRequest(address: ProxyAddress, url: string | undefined): boolean {
+  if (address.port !== ENVD_PORT || !url) return false;
+  const query = url.indexOf("?");
+  if (query === -1 || url.slice(0, query) !== "/files") return false;
+  return new URLSearchParams(url.slice(query + 1)).has("signature");
+}
 
 /**
  * Decides whether a proxied request may reach a sandbox port, and where it goes.
@@ -95,6 +109,23 @@ export class ProxyAccess {
       if (creds.apiKey) throw errors.notFound("sandbox not found");
       throw errors.unauthenticated("invalid access token");
     }
+    return this.destination(address, target);
+  }
+
+  /**
+   * Routes a credential-less signed envd `/files` request ({@link isSignedEnvdFileRequest}):
+   * the sandbox is resolved like for {@link authorize} (`not_found`, `failed_precondition`,
+   * `unavailable`), and envd decides whether the signature is good. Anyone holding a
+   * signed URL learns only what the URL already names: that this sandbox exists.
+   */
+  async authorizeSignedFileUrl(address: ProxyAddress, url: string | undefined): Promise<ProxyDestination> {
+    if (!isSignedEnvdFileRequest(address, url)) {
+      throw errors.unauthenticated("the port proxy needs an X-API-Key or the sandbox's X-Access-Token");
+    }
+    return this.destination(address, await this.lookup(address.sandboxId));
+  }
+
+  private destination(address: ProxyAddress, target: CachedTarget | undefined): ProxyDestination {
     if (!target) throw errors.notFound("sandbox not found");
     if (target.state !== "running") {
       throw errors.failedPrecondition(`sandbox is ${target.state}; resume it to reach its ports`);

@@ -9,8 +9,8 @@ import type { AppEnv } from "../http/context.ts";
 import { toWrennError } from "../http/errors.ts";
 import type { UpgradeHandler } from "../http/upgrade.ts";
 import type { AgentTls } from "../tls/agent-tls.ts";
-import { ProxyAccess, type ProxyCredentials } from "./access.ts";
-import { parseProxyAddress } from "./address.ts";
+import { isSignedEnvdFileRequest, ProxyAccess, type ProxyCredentials } from "./access.ts";
+import { type ProxyAddress, parseProxyAddress } from "./address.ts";
 import { AgentForwarder, writeRawError } from "./forward.ts";
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -20,6 +20,18 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 
 function credentialsOf(headers: IncomingHttpHeaders): ProxyCredentials {
   return { apiKey: header(headers, "x-api-key"), accessToken: header(headers, "x-access-token") };
+}
+
+/**
+ * Checks a request's credentials; one without any that is a signed envd `/files` URL is
+ * routed without them (envd verifies the signature). A credential, when given, is always checked.
+ */
+function authorizeRequest(access: ProxyAccess, address: ProxyAddress, req: IncomingMessage) {
+  const creds = credentialsOf(req.headers);
+  if (!creds.apiKey && !creds.accessToken && isSignedEnvdFileRequest(address, req.url)) {
+    return access.authorizeSignedFileUrl(address, req.url);
+  }
+  return access.authorize(address, creds);
 }
 
 /**
@@ -64,7 +76,7 @@ export class PortProxy {
       // Streaming needs the Node request and response (in-process app.request() has neither).
       throw errors.unavailable("the port proxy is served only by the control plane's HTTP server");
     }
-    const { hostAddress } = await this.access.authorize(address, credentialsOf(env.incoming.headers));
+    const { hostAddress } = await authorizeRequest(this.access, address, env.incoming);
     const status = await this.forwarder.forwardHttp(env.incoming, env.outgoing, hostAddress, address, {
       "x-request-id": c.get("requestId"),
     });

@@ -4,6 +4,7 @@ import { Filesystem, Process } from "@wrenn/proto";
 import { deadlineSignal } from "../client/http.ts";
 import { errorFromHttp, SandboxError, TimeoutError } from "../errors.ts";
 import { abortableBody } from "./abortable-body.ts";
+import type { FileUrlTarget } from "./file-urls.ts";
 
 /** The port envd listens on inside every sandbox. */
 export const ENVD_PORT = 49983;
@@ -18,6 +19,8 @@ export interface EnvdEndpoint {
   sandboxId: string;
   /** `envd_access_token` of the sandbox (from create/resume). */
   accessToken?: string | undefined;
+  /** Domain of the proxy's host names (`{port}-{sandboxId}.{domain}`). Default: the API URL's host. */
+  domain?: string | undefined;
 }
 
 /** `Authorization` value that picks the user a request runs as (envd's convention). */
@@ -77,6 +80,16 @@ export class EnvdConnection {
     };
     if (this.endpoint.accessToken) headers["x-access-token"] = this.endpoint.accessToken;
     return headers;
+  }
+
+  /** Where signed `/files` URLs point: envd's proxy host name and the key they are signed with. */
+  fileUrlTarget(): FileUrlTarget {
+    const api = new URL(this.endpoint.apiUrl);
+    return {
+      protocol: api.protocol,
+      envdHost: `${ENVD_PORT}-${this.endpoint.sandboxId}.${this.endpoint.domain ?? api.host}`,
+      accessToken: this.endpoint.accessToken,
+    };
   }
 
   /** Per-call headers choosing the user (envd's default user when absent). */
