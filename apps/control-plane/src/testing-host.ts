@@ -11,7 +11,8 @@ import {
   startAgent,
 } from "@wrenn/host-agent";
 import { HostClientPool } from "./hosts/pool.ts";
-import { call, createTestApp, signupUser, type TestApp } from "./testing.ts";
+import { call, createTestApp, type TestApp } from "./testing.ts";
+import { signupAdmin } from "./testing-hosts.ts";
 import { guardVms, type Leftovers, slotsSetting, type VmGuard } from "./testing-vms.ts";
 
 /**
@@ -86,8 +87,7 @@ export async function startTestAppWithHost(options: TestAppWithHostOptions): Pro
   };
   try {
     agent = await startAgent(testAgentConfig(dataDir, guard, options.agentArgs), log);
-    const admin = await signupUser(t.app, "Admin");
-    await t.db.pool.query("UPDATE users SET is_admin = true WHERE id = $1", [admin.user.id.slice(4)]);
+    const admin = await signupAdmin(t);
     const created = await call(t.app, "POST", "/v1/hosts", { token: admin.token, body: { type: "regular" } });
     session = await connectToControlPlane({
       credentialsPath: join(dataDir, "host-credentials.json"),

@@ -15,7 +15,8 @@ import {
 } from "@wrenn/host-agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLogger } from "../services/audit.ts";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
+import { call, createTestApp, type TestApp } from "../testing.ts";
+import { registerHost, signupAdmin } from "../testing-hosts.ts";
 import { HostMonitor } from "./monitor.ts";
 import { HostClientPool } from "./pool.ts";
 
@@ -49,8 +50,7 @@ beforeAll(async () => {
     { manager, templates: new TemplateOperations(manager, templates, driver, log), logger: log },
     { host: "127.0.0.1", port: 0 },
   );
-  const admin = await signupUser(t.app, "Admin");
-  await t.db.pool.query("UPDATE users SET is_admin = true WHERE id = $1", [admin.user.id.slice(4)]);
+  const admin = await signupAdmin(t);
   adminToken = admin.token;
   teamUuid = admin.team.id.slice(5);
 });
@@ -60,24 +60,8 @@ afterAll(async () => {
   if (agentDir) await rm(agentDir, { recursive: true, force: true });
 });
 
-async function registered(address: string) {
-  const created = await call(t.app, "POST", "/v1/hosts", { token: adminToken, body: { type: "regular" } });
-  const reg = await call(t.app, "POST", "/v1/hosts/register", {
-    body: {
-      token: created.body.registration_token,
-      address,
-      arch: "x86_64",
-      cpu_count: 2,
-      memory_mb: 4096,
-      disk_gb: 10,
-    },
-  });
-  expect(reg.status).toBe(201);
-  return {
-    wire: reg.body.host.id as string,
-    uuid: (reg.body.host.id as string).slice(5),
-    token: reg.body.token as string,
-  };
+function registered(address: string) {
+  return registerHost(t, adminToken, address);
 }
 
 async function insertSandbox(hostUuid: string, state: string, minutesAgo = 10): Promise<string> {

@@ -1,6 +1,7 @@
 import { freePort } from "@wrenn/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
+import { registerHost, signupAdmin } from "../testing-hosts.ts";
 
 // REST behaviour that needs no VM: validation, team scoping, listing, and the
 // errors when no host (or no reachable agent) can run the sandbox. The
@@ -9,9 +10,7 @@ let t: TestApp;
 let adminToken: string;
 beforeAll(async () => {
   t = await createTestApp();
-  const admin = await signupUser(t.app, "Admin");
-  await t.db.pool.query("UPDATE users SET is_admin = true WHERE id = $1", [admin.user.id.slice(4)]);
-  adminToken = admin.token;
+  adminToken = (await signupAdmin(t)).token;
 });
 afterAll(async () => {
   await t?.cleanup();
@@ -60,19 +59,7 @@ describe("sandbox creation errors", () => {
   });
 
   it("answers 503 unavailable when the chosen host's agent does not answer, leaving the sandbox in error", async () => {
-    const created = await call(t.app, "POST", "/v1/hosts", { token: adminToken, body: { type: "regular" } });
-    const port = await freePort(); // nothing listens here
-    const reg = await call(t.app, "POST", "/v1/hosts/register", {
-      body: {
-        token: created.body.registration_token,
-        address: `127.0.0.1:${port}`,
-        arch: "x86_64",
-        cpu_count: 2,
-        memory_mb: 4096,
-        disk_gb: 10,
-      },
-    });
-    expect(reg.status).toBe(201);
+    const host = await registerHost(t, adminToken, `127.0.0.1:${await freePort()}`); // nothing listens there
     try {
       const u = await signupUser(t.app);
       const res = await call(t.app, "POST", "/v1/sandboxes", { token: u.token, body: { timeout_sec: 0 } });
@@ -84,10 +71,10 @@ describe("sandbox creation errors", () => {
       expect(list.body.sandboxes[0]).toMatchObject({
         state: "error",
         template: "minimal",
-        host_id: reg.body.host.id,
+        host_id: host.wire,
       });
     } finally {
-      await call(t.app, "DELETE", `/v1/hosts/${reg.body.host.id}?force=true`, { token: adminToken });
+      await call(t.app, "DELETE", `/v1/hosts/${host.wire}?force=true`, { token: adminToken });
     }
   });
 });

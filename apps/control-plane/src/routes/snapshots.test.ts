@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:net";
 import { freePort } from "@wrenn/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
+import { registerHost, signupAdmin } from "../testing-hosts.ts";
 
 // REST behaviour of /v1/snapshots that needs no VM: validation, team scoping,
 // platform and `minimal` protection, the hard error when an agent cannot delete
@@ -12,9 +13,7 @@ let t: TestApp;
 let adminToken: string;
 beforeAll(async () => {
   t = await createTestApp();
-  const admin = await signupUser(t.app, "Admin");
-  await t.db.pool.query("UPDATE users SET is_admin = true WHERE id = $1", [admin.user.id.slice(4)]);
-  adminToken = admin.token;
+  adminToken = (await signupAdmin(t)).token;
 });
 afterAll(async () => {
   await t?.cleanup();
@@ -47,20 +46,8 @@ async function sandboxState(uuid: string) {
 }
 
 /** Registers a host whose "agent" is `address` (nothing real listens there); answers its UUID. */
-async function registerHost(address: string): Promise<string> {
-  const created = await call(t.app, "POST", "/v1/hosts", { token: adminToken, body: { type: "regular" } });
-  const reg = await call(t.app, "POST", "/v1/hosts/register", {
-    body: {
-      token: created.body.registration_token,
-      address,
-      arch: "x86_64",
-      cpu_count: 2,
-      memory_mb: 4096,
-      disk_gb: 10,
-    },
-  });
-  expect(reg.status, JSON.stringify(reg.body)).toBe(201);
-  return (reg.body.host.id as string).slice(5);
+async function registerHostAt(address: string): Promise<string> {
+  return (await registerHost(t, adminToken, address)).uuid;
 }
 
 async function setHostStatus(hostUuid: string, status: string) {
@@ -277,7 +264,7 @@ describe("with a host whose agent does not answer", () => {
       sock.on("error", () => {});
     });
     await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-    hostUuid = await registerHost(`127.0.0.1:${port}`);
+    hostUuid = await registerHostAt(`127.0.0.1:${port}`);
   });
   afterAll(async () => {
     if (hostUuid) await setHostStatus(hostUuid, "offline");
