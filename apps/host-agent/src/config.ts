@@ -34,6 +34,11 @@ export interface AgentConfig {
   netSlots: { first: number; last: number } | undefined;
   /** Sandbox networks kept set up ahead of demand (`WRENN_WARM_NETWORKS`, default 1; 0 = none). */
   warmNetworks: number;
+  /**
+   * Capture the base templates' snapshots right after start-up (`WRENN_PREPARE_TEMPLATES=1`)
+   * instead of at the first create, which then takes a cold boot longer.
+   */
+  prepareTemplates: boolean;
   /** Control plane link; `undefined` fields mean "not given" (see {@link loadConfig}). */
   controlPlane: {
     /** Base URL (`--control-plane` / `WRENN_CP_URL`); saved credentials carry their own. */
@@ -103,6 +108,7 @@ export function loadConfig(
     ptyIdleTimeoutMs: intSetting(env.WRENN_PTY_IDLE_TIMEOUT_MS, 120_000, "WRENN_PTY_IDLE_TIMEOUT_MS"),
     netSlots: parseSlotRange(env.WRENN_NET_SLOTS),
     warmNetworks: intSetting(env.WRENN_WARM_NETWORKS, 1, "WRENN_WARM_NETWORKS", 0),
+    prepareTemplates: intSetting(env.WRENN_PREPARE_TEMPLATES, 0, "WRENN_PREPARE_TEMPLATES", 0) > 0,
     controlPlane,
   };
 }

@@ -162,6 +162,13 @@ export async function startAgent(
     },
     "host agent started",
   );
+  // In the background: the agent serves (and creates from the same capture) meanwhile.
+  const prepared = config.prepareTemplates
+    ? manager.prepareBaseTemplates().then(
+        () => logger.info("base templates ready"),
+        (err: unknown) => logger.warn({ err }, "preparing the base templates failed; the first create will"),
+      )
+    : Promise.resolve();
   return {
     config,
     manager,
@@ -169,6 +176,8 @@ export async function startAgent(
     lostSandboxIds: recovery.lost,
     adoptedSandboxIds: recovery.adopted,
     async close(options = {}) {
+      // A capture VM is no sandbox: shutdown would not stop it, so let it finish first.
+      await prepared;
       await reaper.stop();
       await server.close();
       metrics.stop();

@@ -140,7 +140,16 @@ export function localAgentComponent(o: LocalAgentOptions): Component & { banner(
     const credentialsPath = join(agentDir, "host-credentials.json");
     const creds = await loadCredentials(credentialsPath).catch(() => undefined);
     launchArgs = ["--listen", `127.0.0.1:${port}`, "--data-dir", agentDir];
-    env = { ...process.env, WRENN_DATA_DIR: imageDir, LOG_LEVEL: process.env.AGENT_LOG_LEVEL || "info" };
+    env = {
+      // Slots of its own: at start-up an agent removes the networks of every slot in its range
+      // that it does not hold, and test deployments on this machine use slots from 2048 on.
+      WRENN_NET_SLOTS: "1-1023",
+      // The first `sandbox create` of a new user should not wait for the template's cold boot.
+      WRENN_PREPARE_TEMPLATES: "1",
+      ...process.env,
+      WRENN_DATA_DIR: imageDir,
+      LOG_LEVEL: process.env.AGENT_LOG_LEVEL || "info",
+    };
     const token = await adminToken(cp.db, o.jwtSecret);
     // Saved credentials are reused unless their host was deleted meanwhile (then they are refused).
     const known = creds ? await hostExists(cp.url, token, creds.hostId) : false;

@@ -32,6 +32,7 @@ Starts everything on this machine and keeps it running until Ctrl-C or SIGTERM:
               registers it as a host with a one-time token; later runs reuse its credentials.
               The guest image comes from <data-dir>/images, else /var/lib/wrenn/images (built
               there when missing, as by 'wrenn image build').
+Sandbox ports are served at http://<port>-<sandbox id>.localhost:<port> (env WRENN_PROXY_DOMAIN).
 The first run creates an admin account and prints its credentials once.
 Ctrl-C stops the host agent first: its running sandboxes are paused (memory and disk kept
 on disk, no process left) and can be resumed after the next 'wrenn up'.
@@ -88,6 +89,8 @@ async function up(args: { port?: string; "data-dir"?: string; host?: string; "no
   try {
     config = loadConfig({
       LOG_LEVEL: "warn",
+      // Browsers and curl resolve *.localhost to loopback: sandbox ports work with no DNS set-up.
+      WRENN_PROXY_DOMAIN: "localhost",
       ...process.env,
       CP_PORT: port,
       CP_HOST: host,

@@ -104,6 +104,13 @@ describe("wrenn up with a host agent", () => {
       },
     );
     const auth = { "x-api-key": String(key.body.key) };
+    // `up` has its agent capture the base template right after start-up, before any create.
+    const agentLog = join(dataDir, "agent", "agent.log");
+    const prepareDeadline = Date.now() + 180_000;
+    while (!(await readFile(agentLog, "utf8")).includes("base templates ready")) {
+      expect(Date.now(), await readFile(agentLog, "utf8")).toBeLessThan(prepareDeadline);
+      await new Promise((r) => setTimeout(r, 500));
+    }
     const created = await api(base, "POST", "/v1/sandboxes", auth, { timeout_sec: 0 });
     expect(created.status, created.text).toBe(201);
     const id = String(created.body.id);

@@ -498,6 +498,11 @@ export class SandboxManager {
     return new Set([...this.entries.values()].map((e) => e.record.generationDir));
   }
 
+  /** Captures (or finds) the snapshot of every base template, so no create waits for a cold boot. */
+  async prepareBaseTemplates(): Promise<void> {
+    for (const id of this.baseTemplateIds) await this.templateSnapshot(PLATFORM_TEAM_ID, id);
+  }
+
   // ---- internals ----
 
   private async templateSnapshot(teamId: string, templateId: string): Promise<TemplateSnapshot> {
