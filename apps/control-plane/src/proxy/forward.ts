@@ -11,23 +11,9 @@ import {
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Duplex } from "node:stream";
-import { errors, type WrennError } from "@wrenn/common";
+import { endToEndHeaders, errors, type WrennError } from "@wrenn/common";
 import type { AgentTls } from "../tls/agent-tls.ts";
 import { ENVD_PORT, type ProxyAddress } from "./address.ts";
-
-/** Headers that describe one connection hop and are never forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "http2-settings",
-]);
 
 /**
  * The headers sent on to the agent (and so to the guest). The team's API key never
@@ -38,19 +24,9 @@ export function forwardedHeaders(
   address: ProxyAddress,
   clientAddress: string | undefined,
 ): OutgoingHttpHeaders {
-  const named = new Set(
-    String(headers.connection ?? "")
-      .split(",")
-      .map((n) => n.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    if (name === "x-api-key") continue;
-    if (name === "x-access-token" && address.port !== ENVD_PORT) continue;
-    out[name] = value;
-  }
+  const out = endToEndHeaders(headers);
+  delete out["x-api-key"];
+  if (address.port !== ENVD_PORT) delete out["x-access-token"];
   if (clientAddress) {
     const prior = headers["x-forwarded-for"];
     out["x-forwarded-for"] = prior ? `${prior}, ${clientAddress}` : clientAddress;
@@ -125,10 +101,7 @@ export class AgentForwarder {
         resolve(status);
       });
       upstream.on("response", (answer) => {
-        const headers: OutgoingHttpHeaders = { ...extraHeaders };
-        for (const [name, value] of Object.entries(answer.headers)) {
-          if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
-        }
+        const headers: OutgoingHttpHeaders = { ...extraHeaders, ...endToEndHeaders(answer.headers) };
         status = answer.statusCode ?? 502;
         res.writeHead(status, headers);
         // Streamed responses (server-streaming RPCs, event streams) reach the client chunk by chunk.

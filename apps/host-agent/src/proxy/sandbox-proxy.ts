@@ -8,9 +8,17 @@ import {
 } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Duplex } from "node:stream";
-import { createLogger, errors, httpStatusByCode, isWrennError, type Logger, WrennError } from "@wrenn/common";
+import {
+  createLogger,
+  endToEndHeaders,
+  errors,
+  httpStatusByCode,
+  isWrennError,
+  type Logger,
+  WrennError,
+} from "@wrenn/common";
 import type { ConnLease, ConnTracker } from "./conn-tracker.ts";
-import { endToEndHeaders, upstreamRequestHeaders } from "./headers.ts";
+import { upstreamRequestHeaders } from "./headers.ts";
 import { type ProxyRoute, parseProxyRoute } from "./route.ts";
 
 /** Where a sandbox's ports are reached, and the tracker counting its proxy connections. */
