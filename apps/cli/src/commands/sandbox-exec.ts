@@ -22,19 +22,15 @@ const options = {
 } as const satisfies Options;
 
 /**
- * The stream's `start` message. It runs commands as the sandbox's default user; another
- * `--user` goes through sudo (passwordless for that user in the guest image), keeping the
- * environment (`-E`) and starting in the target's home unless `--cwd` says otherwise.
+ * The stream's `start` message: the command line for `bash -l -c`, run as `--user` (the
+ * sandbox's default user when absent), in that user's home unless `--cwd` says otherwise.
  */
 export function execStart(
   words: string[],
   o: { cwd?: string; user?: string; envs?: Record<string, string>; timeoutSec?: number },
 ): ExecStart {
   const script = commandLine(words);
-  const common = { envs: o.envs, cwd: o.cwd, timeout_sec: o.timeoutSec };
-  if (!o.user) return { cmd: script, ...common };
-  const body = o.cwd ? script : `cd ~ || exit 1\n${script}`;
-  return { cmd: "sudo", args: ["-E", "-H", "-u", o.user, "--", "/bin/bash", "-l", "-c", body], ...common };
+  return { cmd: script, envs: o.envs, cwd: o.cwd, user: o.user, timeout_sec: o.timeoutSec };
 }
 
 /** Writes a chunk; while the stream's buffer is full, the promise holds the socket (backpressure). */
@@ -91,7 +87,7 @@ Ctrl-C kills the command in the sandbox.
 
 Options:
   --cwd DIR           working directory (default: the user's home)
-  --user NAME         user to run as, through sudo (default: user; root for administration)
+  --user NAME         user to run as (default: user; root for administration)
   --env K=V           an extra environment variable (repeatable)
   --timeout SECONDS   kill the command after this long (default: no limit); exit code 7
   -i, --stdin         also send a terminal's input to the command (until Ctrl-D)

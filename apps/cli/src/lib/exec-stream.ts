@@ -8,6 +8,7 @@ export interface ExecStart {
   args?: string[] | undefined;
   envs?: Record<string, string> | undefined;
   cwd?: string | undefined;
+  user?: string | undefined;
   timeout_sec?: number | undefined;
 }
 

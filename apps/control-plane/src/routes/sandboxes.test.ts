@@ -58,6 +58,17 @@ describe("sandbox creation errors", () => {
     expect((await bad({ extra: true })).status).toBe(400);
   });
 
+  it("refuses an exec user that is not a plain user name before any agent is asked", async () => {
+    const u = await signupUser(t.app);
+    const id = await insertSandbox(u.team.id);
+    const res = await call(t.app, "POST", `/v1/sandboxes/${id}/exec`, {
+      token: u.token,
+      body: { cmd: "id", user: "root; rm -rf /" },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/user/);
+  });
+
   it("answers 503 unavailable when the chosen host's agent does not answer, leaving the sandbox in error", async () => {
     const host = await registerHost(t, adminToken, `127.0.0.1:${await freePort()}`); // nothing listens there
     try {

@@ -4,6 +4,7 @@ import type { Sandbox, SandboxState } from "@wrenn/db";
 import type { AppEnv } from "../http/context.ts";
 import { errorResponses, jsonBody, jsonResponse, keyOrJwtSecurity } from "../http/openapi.ts";
 import { formatId, parseIdOrInvalid, parseIdOrNotFound } from "../ids.ts";
+import { GUEST_USER } from "../services/stream-messages.ts";
 import type { RouteDeps } from "./deps.ts";
 
 const states = ["pending", "starting", "running", "paused", "stopped", "missing", "error"] as const;
@@ -72,6 +73,11 @@ const ExecBody = z
     args: z.array(z.string().max(100_000)).max(1000).optional(),
     envs: StringMap(256, "environment variables").optional(),
     cwd: z.string().max(4096).optional(),
+    user: z
+      .string()
+      .regex(GUEST_USER, "must be a user name such as user or root")
+      .optional()
+      .openapi({ description: "Guest user to run as (default: user; root for administration)" }),
     timeout_sec: z.number().int().optional(),
     background: z
       .boolean()
@@ -96,13 +102,10 @@ const ExecResultSchema = z
   .openapi("ExecResult");
 
 const ListQuery = z.object({
-  state: z
-    .string()
-    .optional()
-    .openapi({
-      description:
-        "Comma-separated states, e.g. running,paused. Default: every state but stopped (destroyed sandboxes are listed only with state=stopped)",
-    }),
+  state: z.string().optional().openapi({
+    description:
+      "Comma-separated states, e.g. running,paused. Default: every state but stopped (destroyed sandboxes are listed only with state=stopped)",
+  }),
   metadata: z.string().optional().openapi({ description: "URL-encoded key=value pairs, all must match" }),
   cursor: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(100).optional(),
@@ -265,6 +268,7 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
         args: b.args,
         envs: b.envs,
         cwd: b.cwd,
+        user: b.user,
         timeoutSec: b.timeout_sec,
         background: b.background,
         tag: b.tag,

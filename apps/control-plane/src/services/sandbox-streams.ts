@@ -91,7 +91,7 @@ export class SandboxStreamsService {
         const events = target.agent.execStream(
           {
             sandboxId: target.agentId,
-            command: { ...command, envs: m.envs ?? {}, cwd: m.cwd ?? "", user: "" },
+            command: { ...command, envs: m.envs ?? {}, cwd: m.cwd ?? "", user: m.user ?? "" },
             timeoutSec: m.timeout_sec ?? 0,
             stdin: true,
           },

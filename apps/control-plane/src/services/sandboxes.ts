@@ -57,6 +57,8 @@ export interface ExecInput {
   args?: string[] | undefined;
   envs?: Record<string, string> | undefined;
   cwd?: string | undefined;
+  /** Guest user to run as; the sandbox's default user when absent. */
+  user?: string | undefined;
   timeoutSec?: number | undefined;
   /** Start and return at once with the pid; the process keeps running (see the processes routes). */
   background?: boolean | undefined;
@@ -368,7 +370,7 @@ export class SandboxesService {
       this.agent(host).exec(
         {
           sandboxId: formatId("sandbox", row.id),
-          command: { ...command, envs: input.envs ?? {}, cwd: input.cwd ?? "", user: "" },
+          command: { ...command, envs: input.envs ?? {}, cwd: input.cwd ?? "", user: input.user ?? "" },
           timeoutSec,
           background: input.background ?? false,
           tag: input.tag ?? "",

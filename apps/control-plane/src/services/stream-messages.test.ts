@@ -54,6 +54,14 @@ describe("stream messages", () => {
       ok: false,
       error: expect.stringMatching(/^timeout_sec: /),
     });
+    expect(exec('{"type":"start","cmd":"ls","user":"../root"}')).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^user: /),
+    });
+    expect(exec('{"type":"start","cmd":"id","user":"root"}')).toMatchObject({
+      ok: true,
+      message: { user: "root" },
+    });
   });
 
   it("has no start message on process streams", () => {

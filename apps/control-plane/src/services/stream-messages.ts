@@ -25,6 +25,12 @@ const size = (field: string) =>
 /** A terminal tag: chosen by clients to reconnect, so an allow-list keeps it printable. */
 export const PTY_TAG = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** A guest user name (POSIX portable, as `useradd` accepts): commands run as that user. */
+export const GUEST_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/** The optional `user` field of commands: the sandbox's default user when absent. */
+export const guestUser = z.string().regex(GUEST_USER, "must be a user name such as user or root").optional();
+
 const stdinMessage = z.strictObject({ type: z.literal("stdin"), data: base64Data });
 const closeStdinMessage = z.strictObject({ type: z.literal("close_stdin") });
 const signalMessage = z.strictObject({ type: z.literal("signal"), signal });
@@ -35,6 +41,7 @@ const execStart = z.strictObject({
   args: z.array(z.string().max(100_000)).max(1000).optional(),
   envs: envs.optional(),
   cwd: z.string().max(4096).optional(),
+  user: guestUser,
   timeout_sec: z.number().int().min(1).max(86_400).optional(),
 });
 
