@@ -5,6 +5,7 @@ import { connect as http2Connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiFetch } from "../testing-api.ts";
 import { startTestDeployment, type TestDeployment } from "../testing-deployment.ts";
 import { AgentTls } from "../tls/agent-tls.ts";
 import { CertificateAuthority } from "../tls/ca.ts";
@@ -18,11 +19,7 @@ let sandboxId: string;
 let agentAddress: string;
 
 function api(method: string, path: string, body?: unknown) {
-  return fetch(`${d.url}${path}`, {
-    method,
-    headers: { "x-api-key": d.apiKey, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  return apiFetch(d, method, path, body);
 }
 
 async function exec(cmd: string, background = false) {

@@ -1,6 +1,7 @@
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { apiFetch } from "../testing-api.ts";
 import { startTestDeployment, type TestDeployment } from "../testing-deployment.ts";
 
 // End to end: a real control plane, a registered host agent with netns networking
@@ -44,11 +45,7 @@ s.listen(8001);
 `;
 
 function api(method: string, path: string, body?: unknown) {
-  return fetch(`${d.url}${path}`, {
-    method,
-    headers: { "x-api-key": d.apiKey, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  return apiFetch(d, method, path, body);
 }
 
 async function exec(cmd: string, background = false) {

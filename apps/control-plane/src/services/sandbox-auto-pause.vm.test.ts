@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCall } from "../testing-api.ts";
 import { startTestDeployment, type TestDeployment } from "../testing-deployment.ts";
 
 // Resume and connect right after an inactivity auto-pause, before the host monitor
@@ -7,14 +8,8 @@ import { startTestDeployment, type TestDeployment } from "../testing-deployment.
 let d: TestDeployment;
 const WAIT_MS = 60_000;
 
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${d.url}${path}`, {
-    method,
-    headers: { "x-api-key": d.apiKey, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+function api(method: string, path: string, body?: unknown) {
+  return apiCall(d, method, path, body);
 }
 
 /** A running sandbox whose VM the agent has auto-paused (its row still says running). */

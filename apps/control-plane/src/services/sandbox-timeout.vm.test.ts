@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCall } from "../testing-api.ts";
 import { startTestDeployment, type TestDeployment } from "../testing-deployment.ts";
 
 // The inactivity timeout end to end over real HTTP: control plane → host agent
@@ -14,14 +15,8 @@ interface SandboxJson {
   last_active_at: string | null;
 }
 
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${d.url}${path}`, {
-    method,
-    headers: { "x-api-key": d.apiKey, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+function api(method: string, path: string, body?: unknown) {
+  return apiCall(d, method, path, body);
 }
 
 async function create(timeoutSec: number): Promise<SandboxJson> {
