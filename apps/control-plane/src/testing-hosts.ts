@@ -1,3 +1,12 @@
+import type { Logger } from "@wrenn/common";
+import {
+  DataLayout,
+  QemuMicrovmDriver,
+  SandboxManager,
+  TemplateOperations,
+  TemplateStore,
+  UserModeNetworkProvider,
+} from "@wrenn/host-agent";
 import { call, signupUser, type TestApp } from "./testing.ts";
 
 /** Signs up a user and makes it a platform admin (what adding regular hosts needs). */
@@ -40,4 +49,29 @@ export async function registerHost(t: TestApp, adminToken: string, address: stri
     throw new Error(`POST /v1/hosts/register → ${reg.status} ${JSON.stringify(reg.body)}`);
   const wire = reg.body.host.id as string;
   return { wire, uuid: wire.slice(5), token: reg.body.token as string };
+}
+
+/**
+ * A host agent's real sandbox manager and template operations over `agentDir` with no VM
+ * behind them (the kernel is never probed): an RPC server built on them answers, empty.
+ */
+export async function vmlessAgentParts(
+  agentDir: string,
+  log: Logger,
+): Promise<{ manager: SandboxManager; templates: TemplateOperations }> {
+  const layout = new DataLayout(agentDir);
+  const driver = new QemuMicrovmDriver({ probeKernel: "/nonexistent" });
+  const store = new TemplateStore(layout, driver, log);
+  const manager = new SandboxManager({
+    layout,
+    vmm: driver,
+    templates: store,
+    network: new UserModeNetworkProvider(),
+    guestImage: async () => {
+      throw new Error("no guest image in this test");
+    },
+    logger: log,
+  });
+  await manager.recover();
+  return { manager, templates: new TemplateOperations(manager, store, driver, log) };
 }

@@ -3,20 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@wrenn/common";
 import { freePort } from "@wrenn/db";
-import {
-  type AgentServer,
-  DataLayout,
-  QemuMicrovmDriver,
-  SandboxManager,
-  startAgentServer,
-  TemplateOperations,
-  TemplateStore,
-  UserModeNetworkProvider,
-} from "@wrenn/host-agent";
+import { type AgentServer, startAgentServer } from "@wrenn/host-agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLogger } from "../services/audit.ts";
 import { call, createTestApp, type TestApp } from "../testing.ts";
-import { registerHost, signupAdmin } from "../testing-hosts.ts";
+import { registerHost, signupAdmin, vmlessAgentParts } from "../testing-hosts.ts";
 import { HostMonitor } from "./monitor.ts";
 import { HostClientPool } from "./pool.ts";
 
@@ -32,24 +23,8 @@ const log = createLogger("monitor-test", "silent");
 beforeAll(async () => {
   t = await createTestApp();
   agentDir = await mkdtemp(join(tmpdir(), "wrenn-monitor-agent-"));
-  const layout = new DataLayout(agentDir);
-  const driver = new QemuMicrovmDriver({ probeKernel: "/nonexistent" }); // never probed: no VM is started
-  const templates = new TemplateStore(layout, driver, log);
-  const manager = new SandboxManager({
-    layout,
-    vmm: driver,
-    templates,
-    network: new UserModeNetworkProvider(),
-    guestImage: async () => {
-      throw new Error("no guest image in this test");
-    },
-    logger: log,
-  });
-  await manager.recover();
-  agent = await startAgentServer(
-    { manager, templates: new TemplateOperations(manager, templates, driver, log), logger: log },
-    { host: "127.0.0.1", port: 0 },
-  );
+  const { manager, templates } = await vmlessAgentParts(agentDir, log);
+  agent = await startAgentServer({ manager, templates, logger: log }, { host: "127.0.0.1", port: 0 });
   const admin = await signupAdmin(t);
   adminToken = admin.token;
   teamUuid = admin.team.id.slice(5);

@@ -12,22 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ConnectionOptions, connect as tlsConnect } from "node:tls";
 import { createLogger } from "@wrenn/common";
-import {
-  type AgentServer,
-  ConnTracker,
-  DataLayout,
-  QemuMicrovmDriver,
-  SandboxManager,
-  SandboxProxy,
-  startAgentServer,
-  TemplateOperations,
-  TemplateStore,
-  UserModeNetworkProvider,
-} from "@wrenn/host-agent";
+import { type AgentServer, ConnTracker, SandboxProxy, startAgentServer } from "@wrenn/host-agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
 import type { ProxyAddress } from "../proxy/address.ts";
 import { AgentForwarder } from "../proxy/forward.ts";
+import { vmlessAgentParts } from "../testing-hosts.ts";
 import { AgentTls, HOST_CERT_TTL_MS } from "../tls/agent-tls.ts";
 import { CertificateAuthority, type IssuedCertificate } from "../tls/ca.ts";
 import { callAgent, HostClientPool } from "./pool.ts";
@@ -48,20 +38,7 @@ const portOf = (server: Server) => (server.address() as AddressInfo).port;
 
 beforeAll(async () => {
   agentDir = await mkdtemp(join(tmpdir(), "wrenn-mtls-agent-"));
-  const layout = new DataLayout(agentDir);
-  const driver = new QemuMicrovmDriver({ probeKernel: "/nonexistent" }); // never probed: no VM is started
-  const templates = new TemplateStore(layout, driver, log);
-  const manager = new SandboxManager({
-    layout,
-    vmm: driver,
-    templates,
-    network: new UserModeNetworkProvider(),
-    guestImage: async () => {
-      throw new Error("no guest image in this test");
-    },
-    logger: log,
-  });
-  await manager.recover();
+  const { manager, templates } = await vmlessAgentParts(agentDir, log);
 
   guest = createServer((req, res) => res.end(`guest saw ${req.method} ${req.url}`));
   guestWs = new WebSocketServer({ server: guest });
@@ -75,10 +52,7 @@ beforeAll(async () => {
   });
 
   // Started plain, as an agent is before it registers; TLS is switched on like registration does.
-  agent = await startAgentServer(
-    { manager, templates: new TemplateOperations(manager, templates, driver, log), logger: log, proxy },
-    { host: "127.0.0.1", port: 0 },
-  );
+  agent = await startAgentServer({ manager, templates, logger: log, proxy }, { host: "127.0.0.1", port: 0 });
   address = `127.0.0.1:${agent.port}`;
   caPem = await CertificateAuthority.generate();
   ca = await CertificateAuthority.load(caPem.certPem, caPem.keyPem);
