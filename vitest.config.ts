@@ -7,7 +7,8 @@ const roots = [
   "apps/*/src/**/*.test.ts",
   "packages/*/src/**/*.test.ts",
   "images/**/*.test.ts",
-  "e2e/**/*.test.ts",
+  "scripts/**/*.test.ts",
+  "deploy/**/*.test.ts",
 ];
 const ignored = ["**/node_modules/**", "**/dist/**"];
 
@@ -41,7 +42,9 @@ export default defineConfig({
           fileParallelism: false,
           maxWorkers: 1,
           // After the last VM file: no QEMU a test started may remain (killed, and the run fails).
-          globalSetup: ["./apps/control-plane/src/testing-vm-guard.ts"],
+          globalSetup: ["./packages/testing/src/vm-guard.ts"],
+          // A failing test prints the warnings and errors the platform logged meanwhile.
+          setupFiles: ["./packages/testing/src/vm-failure-logs.ts"],
         },
       },
     ],

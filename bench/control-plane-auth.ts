@@ -6,12 +6,8 @@
  *
  *   node --import tsx bench/control-plane-auth.ts [--seconds 10] [--concurrency 16] [--logins 100]
  */
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { createTestRedis } from "@wrenn/control-plane";
-import { createTestDatabase, freePort } from "@wrenn/db";
+import { pct, startBenchControlPlane } from "./control-plane-common.ts";
 
 const { values } = parseArgs({
   options: {
@@ -24,44 +20,14 @@ const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const logins = Number(values.logins);
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
-}
 const ms = (n: number) => `${n.toFixed(2)} ms`;
 
-const db = await createTestDatabase();
-const redis = await createTestRedis();
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const server = spawn(
-  process.execPath,
-  ["--import", "tsx", fileURLToPath(new URL("../apps/control-plane/src/main.ts", import.meta.url))],
-  {
-    env: {
-      PATH: process.env.PATH ?? "",
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      JWT_SECRET: randomBytes(32).toString("hex"),
-      CP_HOST: "127.0.0.1",
-      CP_PORT: String(port),
-      LOG_LEVEL: "warn",
-      AUTH_RATE_LIMIT_PER_IP: "1000000",
-      AUTH_RATE_LIMIT_PER_ACCOUNT: "1000000",
-    },
-    stdio: ["ignore", "inherit", "inherit"],
-  },
-);
+const cp = await startBenchControlPlane({
+  env: { AUTH_RATE_LIMIT_PER_IP: "1000000", AUTH_RATE_LIMIT_PER_ACCOUNT: "1000000" },
+});
+const { base } = cp;
 
 try {
-  for (let i = 0; ; i++) {
-    const ok = await fetch(`${base}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (i > 300) throw new Error("control plane did not start");
-    await new Promise((r) => setTimeout(r, 100));
-  }
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${base}${path}`, {
       method: "POST",
@@ -129,8 +95,5 @@ try {
   await load("with API key", { "x-api-key": key });
   await load("with JWT", { authorization: `Bearer ${signup.token}` });
 } finally {
-  server.kill("SIGTERM");
-  await new Promise((r) => server.once("exit", r));
-  await redis.cleanup();
-  await db.cleanup();
+  await cp.stop();
 }

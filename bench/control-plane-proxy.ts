@@ -18,7 +18,7 @@
 import { createHash } from "node:crypto";
 import { Agent, request as httpRequest } from "node:http";
 import { loadavg } from "node:os";
-import { startTestDeployment } from "@wrenn/control-plane/testing-deployment";
+import { startTestDeployment } from "@wrenn/testing/deployment";
 import { Redis } from "ioredis";
 import { RUNS, report, summary } from "./host-agent-common.ts";
 

@@ -32,8 +32,8 @@ import { request as httpRequest } from "node:http";
 import { loadavg } from "node:os";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { startTestDeployment } from "@wrenn/control-plane/testing-deployment";
 import { HostAgentService } from "@wrenn/proto";
+import { startTestDeployment } from "@wrenn/testing/deployment";
 import { quantile, RUNS, report, summary, timed } from "./host-agent-common.ts";
 
 const EXEC_RUNS = Math.max(1, Number(process.env.BENCH_EXEC_RUNS || 50));

@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { createOverlay, EnvdClient, QemuMicrovmDriver } from "@wrenn/host-agent";
 import { RUNS, report, startBenchAgent, timed } from "./host-agent-common.ts";
 
+// Creates here measure the restore path (bench/host-agent-warm-pool.ts measures the warm pool).
+process.env.WRENN_WARM_POOL ??= "0";
 const bench = await startBenchAgent();
 const { client, agent } = bench;
 try {

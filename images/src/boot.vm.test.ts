@@ -69,7 +69,7 @@ describe("guest image boots under QEMU microvm", () => {
         kernel: image.kernel,
         initrd: image.initrd,
         disk,
-        cmdline: guestKernelCmdline({ hostname, extra: accel === "tcg" ? await tcgKernelArgs() : [] }),
+        cmdline: guestKernelCmdline({ hostname, extra: accel === "tcg" ? tcgKernelArgs() : [] }),
         serialLog,
         forwards: [{ hostPort, guestPort: ENVD_PORT }],
         accel,

@@ -1,6 +1,6 @@
 import { open, readFile, stat, unlink } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { errors } from "@wrenn/common";
+import { errors, isProcessAlive } from "@wrenn/common";
 
 /** Options for {@link acquireLock}. */
 export interface LockOptions {
@@ -8,16 +8,6 @@ export interface LockOptions {
   timeoutMs?: number;
   /** Called once when the lock is held by another live process and we start waiting. */
   onWait?: (holderPid: number) => void;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 async function holderPid(file: string): Promise<number | undefined> {
@@ -48,7 +38,7 @@ export async function acquireLock(file: string, opts: LockOptions = {}): Promise
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     const pid = await holderPid(file);
-    if (pid === undefined || !isAlive(pid)) {
+    if (pid === undefined || !isProcessAlive(pid)) {
       // A lock file without a readable pid may be mid-write: remove it only once it is old.
       if (pid !== undefined || (await staleEmptyLock(file))) await unlink(file).catch(() => undefined);
     } else if (!announced) {

@@ -1,8 +1,11 @@
 // Builds the publishable package into dist/ (or `--outdir <dir>`):
-//   index.mjs / index.cjs  one esbuild bundle each (ESM, CJS) for Node 20+, with
-//                          @wrenn/proto's generated code inlined (it is a private workspace
-//                          package); @bufbuild/protobuf and @connectrpc/* stay real dependencies.
-//   types/                 declarations from tsc, @wrenn/proto's included and relinked.
+//   index.mjs / index.cjs  one esbuild bundle each (ESM, CJS) for Node 20+ (the ESM one with
+//                          its lazily loaded envd part in chunks/), with
+//                          @wrenn/proto's generated code and @wrenn/common's error catalogue
+//                          inlined (private workspace packages: devDependencies, so bundled);
+//                          @bufbuild/protobuf and @connectrpc/* stay real dependencies.
+//   types/                 declarations from tsc, @wrenn/proto's and @wrenn/common's included
+//                          and relinked.
 //   package.json           the published manifest: exports map with types/import/require.
 //   README.md
 // The workspace itself keeps importing src/ (package.json "exports"), so nothing in the
@@ -19,28 +22,48 @@ const outdirFlag = process.argv.indexOf("--outdir");
 const dist = outdirFlag > 0 ? process.argv[outdirFlag + 1] : join(here, "dist");
 const pkg = JSON.parse(readFileSync(join(here, "package.json"), "utf8"));
 const external = Object.keys(pkg.dependencies);
+// Workspace entry points the SDK imports (bundled in), and their sources under packages/.
+const bundledWorkspaceEntries = {
+  "@wrenn/proto": "proto/src/index.ts",
+  "@wrenn/common/errors": "common/src/errors.ts",
+  "@wrenn/common/connect-codes": "common/src/connect-codes.ts",
+  "@wrenn/common/connect-names": "common/src/connect-names.ts",
+  "@wrenn/common/http-request": "common/src/http-request.ts",
+};
 
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 
-for (const [format, file] of [
-  ["esm", "index.mjs"],
-  ["cjs", "index.cjs"],
-]) {
-  await build({
-    entryPoints: [join(here, "src/index.ts")],
-    outfile: join(dist, file),
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format,
-    external,
-    legalComments: "none",
-    logLevel: "warning",
-  });
-}
+// ESM with code splitting: the envd side (Connect, the generated protobuf code; envd/rpc.ts) is a
+// chunk that a real `import()` loads on the first envd call, so importing the SDK loads neither.
+// CJS has no splitting; there esbuild keeps that module's require()s inside its lazy initialiser,
+// which has the same effect.
+const common = {
+  entryPoints: { index: join(here, "src/index.ts") },
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  external,
+  legalComments: "none",
+  logLevel: "warning",
+};
+await build({
+  ...common,
+  outdir: dist,
+  format: "esm",
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+  outExtension: { ".js": ".mjs" },
+});
+await build({
+  ...common,
+  outfile: join(dist, "index.cjs"),
+  entryPoints: [join(here, "src/index.ts")],
+  format: "cjs",
+});
 
-// Declarations: tsc emits src/ and @wrenn/proto's sources under types/{sdk,proto}/src.
+// Declarations: tsc emits src/ and the bundled workspace packages' sources under
+// types/{sdk,proto,common}/src.
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 const types = join(dist, "types");
 const tsconfig = join(dist, "tsconfig.types.json");
@@ -58,7 +81,10 @@ writeFileSync(
       // The config lives in the output dir (maybe outside the repo): find @types from here.
       typeRoots: [join(here, "../../node_modules/@types")],
     },
-    files: [join(here, "src/index.ts"), join(here, "../proto/src/index.ts")],
+    files: [
+      join(here, "src/index.ts"),
+      ...Object.values(bundledWorkspaceEntries).map((f) => join(here, "..", f)),
+    ],
   }),
 );
 try {
@@ -70,8 +96,7 @@ rmSync(tsconfig);
 rmSync(join(types, "proto/src/codegen.d.ts"), { force: true });
 rmSync(join(types, "proto/src/codegen-cli.d.ts"), { force: true });
 
-// Relative specifiers end in .js, and @wrenn/proto points at its emitted declarations.
-const protoIndex = join(types, "proto/src/index.js");
+// Relative specifiers end in .js, and each bundled workspace import points at its emitted declarations.
 const walk = (dir) =>
   readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
@@ -79,11 +104,12 @@ const walk = (dir) =>
   });
 for (const file of walk(types).filter((f) => f.endsWith(".d.ts"))) {
   const text = readFileSync(file, "utf8");
-  let rel = relative(dirname(file), protoIndex);
-  if (!rel.startsWith(".")) rel = `./${rel}`;
-  const fixed = text
-    .replace(/(from\s+|import\()(["'])(\.{1,2}\/[^"']+)\.ts\2/g, "$1$2$3.js$2")
-    .replace(/(["'])@wrenn\/proto\1/g, `"${rel}"`);
+  let fixed = text.replace(/(from\s+|import\()(["'])(\.{1,2}\/[^"']+)\.ts\2/g, "$1$2$3.js$2");
+  for (const [specifier, source] of Object.entries(bundledWorkspaceEntries)) {
+    let rel = relative(dirname(file), join(types, source.replace(/\.ts$/, ".js")));
+    if (!rel.startsWith(".")) rel = `./${rel}`;
+    fixed = fixed.replaceAll(`"${specifier}"`, `"${rel}"`).replaceAll(`'${specifier}'`, `"${rel}"`);
+  }
   if (fixed !== text) writeFileSync(file, fixed);
 }
 
@@ -103,7 +129,7 @@ writeFileSync(
         ".": { types: typesEntry, import: "./index.mjs", require: "./index.cjs" },
         "./package.json": "./package.json",
       },
-      files: ["index.mjs", "index.cjs", "types", "README.md"],
+      files: ["index.mjs", "index.cjs", "chunks", "types", "README.md"],
       dependencies: pkg.dependencies,
       sideEffects: false,
     },

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { runCli } from "./cli.ts";
-import type { Subcommand } from "./lib/group.ts";
-import { commands } from "./registry.ts";
+import type { Subcommand } from "./command.ts";
+import { commands, summaries } from "./registry.ts";
 
 // The whole command tree, read from the registry (not a hand-kept list): a command added
 // to `registry.ts` or a subcommand added to a group is checked here without touching this file.
@@ -58,7 +58,7 @@ describe("the command tree", () => {
     for (const p of [
       "up",
       "login",
-      ...["create", "list", "get", "exec", "shell", "pause", "resume", "kill", "logs"].map(
+      ...["create", "list", "get", "exec", "shell", "pause", "resume", "fork", "kill", "logs"].map(
         (s) => `sandbox ${s}`,
       ),
       "files put",
@@ -76,6 +76,16 @@ describe("the command tree", () => {
 
   it("declares every leaf (its flags and --json), so the checks below cover it", () => {
     for (const n of leaves) expect(n.spec, label(n)).toBeDefined();
+  });
+
+  it("lists in `wrenn --help` the summary each command module declares (kept in the registry)", async () => {
+    expect(Object.keys(summaries).sort()).toEqual(Object.keys(commands).sort());
+    for (const [name, load] of Object.entries(commands)) {
+      expect(summaries[name], name).toBe((await load()).command.summary);
+    }
+    const { stdout } = await run(["--help"]);
+    for (const [name, summary] of Object.entries(summaries))
+      expect(stdout).toContain(`${name.padEnd(10)} ${summary}`);
   });
 });
 

@@ -1,11 +1,9 @@
-import { ExitCode } from "./command.ts";
-import { commands } from "./registry.ts";
+import { ExitCode } from "./exit-codes.ts";
+import { commands, summaries } from "./registry.ts";
 
-/** `wrenn --help`: the commands with their summaries. */
+/** `wrenn --help`: the commands with their summaries (from the registry: no module loads). */
 async function topUsage(): Promise<string> {
-  const lines = await Promise.all(
-    Object.entries(commands).map(async ([n, load]) => `  ${n.padEnd(10)} ${(await load()).command.summary}`),
-  );
+  const lines = Object.keys(commands).map((n) => `  ${n.padEnd(10)} ${summaries[n] ?? ""}`);
   return `Usage: wrenn <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun 'wrenn <command> --help' for details.`;
 }
 

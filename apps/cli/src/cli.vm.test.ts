@@ -4,8 +4,10 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startTestDeployment, type TestDeployment } from "@wrenn/control-plane/testing-deployment";
+import { startTestDeployment, type TestDeployment } from "@wrenn/testing/deployment";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliSession } from "./cli-session.ts";
+import { cliCommandLine, shellQuote } from "./spawn-cli.ts";
 
 // The `wrenn` CLI end to end: every command runs as a real subprocess (exactly what a user
 // types) against a real deployment — control plane, PostgreSQL, Redis, a registered host
@@ -18,86 +20,13 @@ let work: string;
 let sandboxId: string;
 const killLater: string[] = [];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `wrenn …` like {@link wrenn} and answers stdout as bytes (binary output). */
-function wrennBytes(args: string[], input?: Buffer) {
-  return new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-    delete env.XDG_CONFIG_HOME;
-    const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
-      env,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    const out: Buffer[] = [];
-    let err = "";
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => {
-      err += b.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
-    child.stdin.end(input);
-  });
-}
-
+const session = cliSession(() => home);
+const { bash, onTerminal } = session;
+const wrenn = session.run;
+const wrennBytes = session.bytes;
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-
-/** `wrenn …` as one shell command line. */
-const wrennLine = (args: string[]) =>
-  [process.execPath, "--import", "tsx", cli, ...args].map(quote).join(" ");
-
-/**
- * Runs a bash command line; answers its exit code and stdout. Asynchronous on purpose: this
- * process hosts the control plane and the agent, which a spawnSync would stall.
- */
-function bash(script: string) {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-  delete env.XDG_CONFIG_HOME;
-  return new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
-    const child = spawn("bash", ["-c", script], { env, stdio: ["ignore", "pipe", "inherit"] });
-    let stdout = "";
-    child.stdout.on("data", (b: Buffer) => {
-      stdout += b.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout }));
-  });
-}
-
-/** Runs `wrenn …` on a pseudo-terminal (util-linux `script`): stdin, stdout and stderr are a TTY. */
-async function onTerminal(args: string[]) {
-  const r = await bash(`script -qec ${quote(wrennLine(args))} /dev/null`);
-  // The terminal turns \n into \r\n; the spinner redraws with \r and erase-line.
-  return { code: r.code, output: r.stdout.replaceAll("\r\n", "\n") };
-}
-
-/** Runs `wrenn …` with HOME in a temp dir; `env` adds or overrides variables (undefined removes). */
-function wrenn(args: string[], opts: { env?: Record<string, string | undefined>; input?: Buffer } = {}) {
-  const env: Record<string, string | undefined> = { ...process.env, HOME: home, ...opts.env };
-  delete env.XDG_CONFIG_HOME;
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  return new Promise<Run>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], {
-      env: env as NodeJS.ProcessEnv,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("error", reject);
-    child.on("close", (code) =>
-      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
-    );
-    child.stdin.end(opts.input);
-  });
-}
+const quote = shellQuote;
+const wrennLine = cliCommandLine;
 
 /** `wrenn … --json`, asserting exit 0 and an empty stderr (no spinner on a pipe). */
 async function wrennJson<T>(args: string[]): Promise<T> {
@@ -510,7 +439,7 @@ describe("wrenn CLI against a real deployment", () => {
       tmux("send-keys", "-t", "shell", "echo after-$((1+1))", "Enter");
       await waitFor(/^after-2$/m);
       tmux("send-keys", "-t", "shell", "exit", "Enter");
-      await waitFor(async () => (await readFile(exitFile, "utf8").catch(() => "")).includes("exit="), 30_000);
+      await waitFor(async () => (await readFile(exitFile, "utf8").catch(() => "")).includes("exit="));
       expect((await readFile(exitFile, "utf8")).trim()).toBe("exit=0 tty=restored");
     } finally {
       tmux("kill-server");

@@ -1,4 +1,7 @@
-import type { Subcommand } from "./lib/group.ts";
+import type { ParseArgsConfig } from "node:util";
+
+/** The flags of a command, as `node:util` `parseArgs` takes them. */
+export type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /** A CLI sub-command: one module under `commands/` exports one of these as `command`. */
 export interface Command {
@@ -19,21 +22,19 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-/**
- * Exit codes scripts can rely on (documented in apps/cli/README.md). `wrenn sandbox exec` and
- * `wrenn sandbox shell` instead exit with the remote command's own code once it has run.
- */
-export const ExitCode = {
-  ok: 0,
-  failure: 1,
-  usage: 2,
-  notFound: 3,
-  unauthenticated: 4,
-  conflict: 5,
-  unavailable: 6,
-  timeout: 7,
-  interrupted: 130,
-} as const;
-
-/** One of the values of {@link ExitCode}. */
-export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+/** One subcommand of a group such as `wrenn sandbox`. */
+export interface Subcommand {
+  /** One line in the group's help. */
+  summary: string;
+  /** Full help for `wrenn <group> <sub> --help`, starting with `Usage:`. */
+  usage: string;
+  /**
+   * The flags `run` parses besides `--help` and `--json` (the help test checks that `usage`
+   * names each one, so the help cannot fall behind the parser).
+   */
+  options?: Options;
+  /** False when it prints no data and so takes no `--json` (default: it does). */
+  json?: boolean;
+  /** Runs with the arguments after the subcommand's name; throws {@link CliError}s or SDK errors. */
+  run(argv: string[]): Promise<number>;
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { runCli } from "./cli.ts";
-import { ExitCode } from "./command.ts";
+import { ExitCode } from "./exit-codes.ts";
 
 runCli(process.argv.slice(2)).then(
   (code) => {

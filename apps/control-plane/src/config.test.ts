@@ -83,4 +83,108 @@ describe("loadConfig", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("channels: encryption keys are checked at start-up without echoing them; delivery settings parse", () => {
+    const key = "ab".repeat(32);
+    expect(loadConfig(base).encryption).toBeUndefined();
+    expect(loadConfig({ ...base, WRENN_ENCRYPTION_KEY: key }).encryption).toEqual({ key, previous: "" });
+    const bad = () => loadConfig({ ...base, WRENN_ENCRYPTION_KEY: "tooshort-secret" });
+    expect(bad).toThrow(/^WRENN_ENCRYPTION_KEY: must be 32 bytes/);
+    expect(bad).not.toThrow(/tooshort-secret/);
+    expect(() =>
+      loadConfig({ ...base, WRENN_ENCRYPTION_KEY: key, WRENN_ENCRYPTION_KEY_PREVIOUS: `${key},nope` }),
+    ).toThrow(/^WRENN_ENCRYPTION_KEY_PREVIOUS: must be 32 bytes/);
+    expect(() => loadConfig({ ...base, WRENN_ENCRYPTION_KEY_PREVIOUS: key })).toThrow(
+      /needs WRENN_ENCRYPTION_KEY/,
+    );
+    expect(loadConfig(base).channels).toEqual({
+      allowPrivate: [],
+      retryDelaysMs: [10_000, 30_000],
+      disableAfter: 5,
+      timeoutMs: 10_000,
+    });
+    expect(
+      loadConfig({
+        ...base,
+        WRENN_CHANNELS_ALLOW_PRIVATE: " 127.0.0.1/32, ::1 ",
+        WRENN_CHANNELS_RETRY_DELAYS_MS: "50",
+      }).channels,
+    ).toMatchObject({ allowPrivate: ["127.0.0.1/32", "::1"], retryDelaysMs: [50] });
+    expect(() => loadConfig({ ...base, WRENN_CHANNELS_RETRY_DELAYS_MS: "10s" })).toThrow(
+      /^WRENN_CHANNELS_RETRY_DELAYS_MS is invalid/,
+    );
+  });
+});
+
+describe("loadConfig: the HTTPS listener (WRENN_TLS_*)", () => {
+  const pem = "-----BEGIN CERTIFICATE-----\\nAA==\\n-----END CERTIFICATE-----\\n";
+  const keyPem = "-----BEGIN PRIVATE KEY-----\\nAA==\\n-----END PRIVATE KEY-----\\n";
+  const ca = { WRENN_CA_CERT: pem, WRENN_CA_KEY: keyPem };
+
+  it("is off by default; operator PEM inline or as files (re-read later), or the internal CA", async () => {
+    expect(loadConfig(base).tls).toBeUndefined();
+    expect(
+      loadConfig({ ...base, WRENN_TLS_PORT: "8443", WRENN_TLS_CERT: pem, WRENN_TLS_KEY: keyPem }).tls,
+    ).toEqual({
+      host: "0.0.0.0",
+      port: 8443,
+      source: { kind: "provided", certPem: pem.replace(/\\n/g, "\n"), keyPem: keyPem.replace(/\\n/g, "\n") },
+    });
+    const dir = await mkdtemp(join(tmpdir(), "wrenn-tls-config-"));
+    try {
+      await writeFile(join(dir, "cert.pem"), pem.replace(/\\n/g, "\n"));
+      await writeFile(join(dir, "key.pem"), keyPem.replace(/\\n/g, "\n"));
+      const tls = loadConfig({
+        ...base,
+        WRENN_TLS_PORT: "443",
+        WRENN_TLS_HOST: "10.0.0.1",
+        WRENN_TLS_CERT: join(dir, "cert.pem"),
+        WRENN_TLS_KEY: join(dir, "key.pem"),
+      }).tls;
+      expect(tls).toMatchObject({
+        host: "10.0.0.1",
+        port: 443,
+        source: { kind: "provided", certPath: join(dir, "cert.pem"), keyPath: join(dir, "key.pem") },
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(
+      loadConfig({
+        ...base,
+        ...ca,
+        WRENN_PROXY_DOMAIN: "sbx.example.internal",
+        WRENN_TLS_PORT: "443",
+        WRENN_TLS_INTERNAL_CA: "true",
+      }).tls,
+    ).toEqual({ host: "0.0.0.0", port: 443, source: { kind: "internal-ca" } });
+  });
+
+  it("names what is missing or conflicting", () => {
+    const bad: [Record<string, string>, RegExp][] = [
+      [{ WRENN_TLS_CERT: pem, WRENN_TLS_KEY: keyPem }, /WRENN_TLS_PORT is required/],
+      [{ WRENN_TLS_PORT: "443" }, /needs WRENN_TLS_CERT and WRENN_TLS_KEY, or WRENN_TLS_INTERNAL_CA/],
+      [{ WRENN_TLS_PORT: "443", WRENN_TLS_CERT: pem }, /must be set together/],
+      [{ WRENN_TLS_PORT: "443", WRENN_TLS_INTERNAL_CA: "true", WRENN_PROXY_DOMAIN: "a.b" }, /WRENN_CA_CERT/],
+      [{ ...ca, WRENN_TLS_PORT: "443", WRENN_TLS_INTERNAL_CA: "true" }, /needs WRENN_PROXY_DOMAIN/],
+      [
+        {
+          ...ca,
+          WRENN_TLS_PORT: "443",
+          WRENN_TLS_INTERNAL_CA: "1",
+          WRENN_TLS_CERT: pem,
+          WRENN_TLS_KEY: keyPem,
+        },
+        /exclude each other/,
+      ],
+      [
+        { WRENN_TLS_PORT: "443", WRENN_TLS_CERT: "/nonexistent/cert.pem", WRENN_TLS_KEY: keyPem },
+        /cannot read/,
+      ],
+    ];
+    for (const [env, message] of bad) {
+      expect(() => loadConfig({ ...base, ...env })).toThrow(ConfigError);
+      expect(() => loadConfig({ ...base, ...env })).toThrow(message);
+    }
+  });
 });

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { createTestDatabase, freePort, type TestDatabase } from "@wrenn/db";
+import { freePort } from "@wrenn/db";
+import { createTestDatabase, type TestDatabase } from "@wrenn/testing/db";
+import { createTestRedis, type TestRedis } from "@wrenn/testing/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestRedis, type TestRedis } from "./testing.ts";
 
 const mainPath = fileURLToPath(new URL("./main.ts", import.meta.url));
 const children: ChildProcess[] = [];

@@ -40,6 +40,8 @@ async function main(): Promise<number> {
       },
       stop: async () => pg?.stop(),
       exited: () => pg?.exited() ?? new Promise(() => undefined),
+      pid: () => pg?.pid,
+      orphanSignal: "SIGINT", // fast shutdown should this process be killed outright
     });
   }
   supervisor.add({

@@ -3,6 +3,7 @@ import { createLogger, type Logger } from "@wrenn/common";
 import { Filesystem, Process } from "@wrenn/proto";
 import { SystemClock } from "./clock.ts";
 import type { EnvdConfig, EnvdContext } from "./context.ts";
+import { FileMetadataStore } from "./file-metadata/xattr.ts";
 import { createFilesystemService } from "./filesystem/service.ts";
 import { type HttpRequest, type HttpResponse, sendJson } from "./http/respond.ts";
 import { createHttpRoutes } from "./http/routes.ts";
@@ -26,11 +27,13 @@ export interface EnvdApp {
 
 /** Builds envd: state, accounts, the Connect services and the plain HTTP routes. */
 export function createApp(config: EnvdConfig, logger?: Logger): EnvdApp {
+  const log = logger ?? createLogger("envd");
   const context: EnvdContext = {
     config,
     state: new EnvdState(),
     users: new UserDatabase({ passwdFile: config.passwdFile, groupFile: config.groupFile }),
-    logger: logger ?? createLogger("envd"),
+    logger: log,
+    metadata: new FileMetadataStore(log),
   };
   const processes = new ProcessManager(context);
   const filesystem = createFilesystemService(context);
@@ -73,6 +76,7 @@ export function createApp(config: EnvdConfig, logger?: Logger): EnvdApp {
     },
     close() {
       clock.close();
+      context.metadata.close();
       filesystem.closeAll();
       processes.killAll();
     },

@@ -1,4 +1,5 @@
 import type { Logger } from "@wrenn/common";
+import type { FileMetadataStore } from "./file-metadata/xattr.ts";
 import type { EnvdState } from "./state.ts";
 import type { UserAccount, UserDatabase } from "./users.ts";
 
@@ -28,6 +29,8 @@ export interface EnvdContext {
   state: EnvdState;
   users: UserDatabase;
   logger: Logger;
+  /** File metadata (user extended attributes) for uploads, Stat and ListDir. */
+  metadata: FileMetadataStore;
 }
 
 /**

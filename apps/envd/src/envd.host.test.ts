@@ -1,6 +1,6 @@
+import { type HostEnvd, startHostEnvd } from "@wrenn/testing/host-envd";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerEnvdSuite } from "./suite.ts";
-import { type HostEnvd, startHostEnvd } from "./testing/host-envd.ts";
 
 /**
  * The envd suite against the bundled envd running on this host (as root, in a

@@ -1,7 +1,7 @@
+import { collect, type EnvdTarget, envdClients, waitFor } from "@wrenn/testing/envd-target";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerEnvdSuite } from "./suite.ts";
 import { type BootedGuest, bootGuest } from "./testing/qemu-guest.ts";
-import { collect, type EnvdTarget, envdClients, waitFor } from "./testing/target.ts";
 
 /**
  * The envd suite against envd inside a real microVM booted from the guest

@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import { describe, expect, it } from "vitest";
 import {
   basicAuth,
   collect,
@@ -8,7 +7,8 @@ import {
   type SuiteSession,
   signFilesUrl,
   waitFor,
-} from "./testing/target.ts";
+} from "@wrenn/testing/envd-target";
+import { describe, expect, it } from "vitest";
 
 const sh = (script: string) => ({ cmd: "/bin/sh", args: ["-c", script] });
 const LARGE_FILE_MB = 100;
@@ -123,6 +123,17 @@ export function registerFilesTests(getSession: () => SuiteSession): void {
         body: "x",
       });
       expect(upload.status).toBe(403);
+      // Missing parents are created for the default user (as E2B's envd does), even under a
+      // directory it cannot write; an existing one it cannot write stays closed (above).
+      await shell(`mkdir -p ${dir()}/rootdir && chmod 755 ${dir()}/rootdir`);
+      const created = await fetch(filesUrl({ path: `${dir()}/rootdir/new/deeper/x.txt`, username: "user" }), {
+        method: "POST",
+        headers: token(),
+        body: "x",
+      });
+      expect(created.status).toBe(200);
+      const owners = await shell(`stat -c %u:%g ${dir()}/rootdir/new ${dir()}/rootdir/new/deeper/x.txt`);
+      expect(owners.stdout).toBe("1000:1000\n1000:1000\n");
       const read = await fetch(filesUrl({ path: `${dir()}/locked/s`, username: "user" }), {
         headers: token(),
       });

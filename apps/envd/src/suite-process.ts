@@ -1,8 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Signal, type StreamInputRequest, StreamInputRequestSchema } from "@wrenn/proto";
+import { collect, envdClients, type SuiteSession, waitFor } from "@wrenn/testing/envd-target";
 import { describe, expect, it } from "vitest";
-import { collect, envdClients, type SuiteSession, waitFor } from "./testing/target.ts";
 
 const sh = (script: string) => ({ cmd: "/bin/sh", args: ["-c", script] });
 

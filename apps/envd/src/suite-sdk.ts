@@ -1,6 +1,6 @@
+import { type SuiteSession, waitFor } from "@wrenn/testing/envd-target";
 import { FilesystemEventType, Sandbox } from "e2b";
 import { describe, expect, it } from "vitest";
-import { type SuiteSession, waitFor } from "./testing/target.ts";
 
 /**
  * A Sandbox object of the official `e2b` SDK pointed straight at envd. The
@@ -99,6 +99,37 @@ export function registerSdkTests(getSession: () => SuiteSession): void {
       await sandbox.files.remove(`${dir()}/made`);
       expect(await sandbox.files.exists(`${dir()}/made`)).toBe(false);
       await expect(sandbox.files.read(`${dir()}/missing`)).rejects.toThrow(/does not exist|not found/i);
+    });
+
+    it("stores file metadata as user.e2b.* xattrs, shown by getInfo and list, replaced on overwrite", async () => {
+      const sandbox = sdkSandbox(getSession());
+      const path = `${dir()}/meta/tagged.txt`;
+      // The multipart path (default) and the octet-stream path (gzip) both carry X-Metadata-*.
+      const written = await sandbox.files.write(path, "tagged", {
+        metadata: { Owner: "alice", "build-id": "42" },
+      });
+      expect(written.metadata).toEqual({ owner: "alice", "build-id": "42" });
+      expect((await sandbox.files.getInfo(path)).metadata).toEqual({ owner: "alice", "build-id": "42" });
+      await sandbox.files.write(`${dir()}/meta/zipped.txt`, "z", { gzip: true, metadata: { kind: "gz" } });
+      await sandbox.files.write(`${dir()}/meta/plain.txt`, "no metadata");
+      const listed = Object.fromEntries(
+        (await sandbox.files.list(`${dir()}/meta`)).map((entry) => [entry.name, entry.metadata]),
+      );
+      expect(listed).toEqual({
+        "plain.txt": undefined,
+        "tagged.txt": { owner: "alice", "build-id": "42" },
+        "zipped.txt": { kind: "gz" },
+      });
+      // In the guest they are ordinary user xattrs under E2B's prefix.
+      const attrs = await sandbox.commands.run(
+        `python3 -c "import os; print(sorted(os.listxattr('${path}')))"`,
+      );
+      expect(attrs.stdout.trim()).toBe("['user.e2b.build-id', 'user.e2b.owner']");
+      // As E2B: a write replaces the file's metadata; without any, an overwrite clears it.
+      await sandbox.files.write(path, "again", { metadata: { owner: "bob" } });
+      expect((await sandbox.files.getInfo(path)).metadata).toEqual({ owner: "bob" });
+      await sandbox.files.write(path, "plain again");
+      expect((await sandbox.files.getInfo(path)).metadata).toBeUndefined();
     });
 
     it("watches a directory", async () => {

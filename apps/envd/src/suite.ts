@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
+import { basicAuth, type EnvdTarget, envdClients, type SuiteSession } from "@wrenn/testing/envd-target";
 import { beforeAll, describe, expect, it } from "vitest";
 import { registerFilesTests } from "./suite-files.ts";
 import { registerFilesystemTests } from "./suite-filesystem.ts";
 import { registerProcessTests } from "./suite-process.ts";
 import { registerSdkTests } from "./suite-sdk.ts";
-import { basicAuth, type EnvdTarget, envdClients, type SuiteSession } from "./testing/target.ts";
 
 /**
  * The envd test suite, shared by the host run (envd as a child process) and

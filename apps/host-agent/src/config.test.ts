@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.ts";
 
@@ -10,16 +13,32 @@ describe("loadConfig: control plane link", () => {
     });
   });
 
-  it("takes the registration from flags, then from the environment", () => {
-    const fromFlags = loadConfig(
-      ["--register", "wrh_abc", "--address", "10.0.0.5:5007", "--control-plane", "http://cp:8080"],
-      {},
-    );
-    expect(fromFlags.controlPlane).toEqual({
-      url: "http://cp:8080",
-      registrationToken: "wrh_abc",
-      address: "10.0.0.5:5007",
-    });
+  it("takes the token from a file or the environment, the rest from flags or the environment", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "agent-config-"));
+    try {
+      await writeFile(join(dir, "token"), "wrh_file\n", { mode: 0o600 });
+      const fromFile = loadConfig(
+        [
+          "--registration-token-file",
+          join(dir, "token"),
+          "--address",
+          "10.0.0.5:5007",
+          "--control-plane",
+          "http://cp:8080",
+        ],
+        { WRENN_REGISTRATION_TOKEN: "wrh_env_loses" },
+      );
+      expect(fromFile.controlPlane).toEqual({
+        url: "http://cp:8080",
+        registrationToken: "wrh_file",
+        address: "10.0.0.5:5007",
+      });
+      expect(() => loadConfig(["--registration-token-file", join(dir, "missing")], {})).toThrow(
+        /cannot read the registration token file/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
     const fromEnv = loadConfig([], {
       WRENN_REGISTRATION_TOKEN: "wrh_env",
       WRENN_AGENT_ADDRESS: "127.0.0.1:5007",
@@ -29,13 +48,14 @@ describe("loadConfig: control plane link", () => {
     expect(fromEnv.controlPlane.address).toBe("127.0.0.1:5007");
   });
 
+  it("refuses the token as a flag value, which every local user could read in ps", () => {
+    expect(() => loadConfig(["--register", "wrh_abc"], {})).toThrow(/WRENN_REGISTRATION_TOKEN/);
+  });
+
   it("rejects a token without the URL or address it needs, and a malformed address", () => {
-    expect(() => loadConfig(["--register", "wrh_abc", "--address", "10.0.0.5:5007"], {})).toThrow(
-      /--control-plane/,
-    );
-    expect(() => loadConfig(["--register", "wrh_abc", "--control-plane", "http://cp"], {})).toThrow(
-      /--address/,
-    );
+    const token = { WRENN_REGISTRATION_TOKEN: "wrh_abc" };
+    expect(() => loadConfig(["--address", "10.0.0.5:5007"], token)).toThrow(/--control-plane/);
+    expect(() => loadConfig(["--control-plane", "http://cp"], token)).toThrow(/--address/);
     expect(() => loadConfig(["--address", "no-port"], {})).toThrow(/--address must look like/);
   });
 

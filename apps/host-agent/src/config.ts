@@ -1,6 +1,11 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { errors } from "@wrenn/common";
-import { type AccelSetting, parseAccelSetting } from "./vmm/accel.ts";
+import { type AccelSetting, parseAccelSetting } from "@wrenn/images/qemu-boot";
+import { parseWarmPoolSetting, type WarmPoolSizes } from "./sandbox/warm-pool.ts";
+
+/** The warm pool when `WRENN_WARM_POOL` is not set: one VM of the base template. */
+export const DEFAULT_WARM_POOL: WarmPoolSizes = { perTemplate: { minimal: 1 }, others: 0 };
 
 /** The host agent's settings. */
 export interface AgentConfig {
@@ -39,11 +44,19 @@ export interface AgentConfig {
    * instead of at the first create, which then takes a cold boot longer.
    */
   prepareTemplates: boolean;
+  /**
+   * Warm VMs kept per template (`WRENN_WARM_POOL`, default `minimal=1`; `0` = none): restored
+   * ahead of demand so a create only hands one its identity.
+   */
+  warmPool: WarmPoolSizes;
   /** Control plane link; `undefined` fields mean "not given" (see {@link loadConfig}). */
   controlPlane: {
     /** Base URL (`--control-plane` / `WRENN_CP_URL`); saved credentials carry their own. */
     url: string | undefined;
-    /** One-time registration token (`--register` / `WRENN_REGISTRATION_TOKEN`). */
+    /**
+     * One-time registration token (`WRENN_REGISTRATION_TOKEN`, or the file named by
+     * `--registration-token-file`, `-` for stdin): never a flag value, which `ps` shows to all.
+     */
     registrationToken: string | undefined;
     /** `ip:port` the control plane reaches this agent at (`--address` / `WRENN_AGENT_ADDRESS`). */
     address: string | undefined;
@@ -63,8 +76,9 @@ function intSetting(value: string | undefined, fallback: number, name: string, m
  * `--data-dir` / `AGENT_FILES_ROOTDIR` / `WRENN_DATA_DIR` (default `/var/lib/wrenn`),
  * `--network` / `WRENN_NETWORK` (`netns` | `user`, default netns),
  * `WRENN_ACCEL` (`auto` | `kvm` | `tcg`), `WRENN_QEMU`, `WRENN_TCG_TB_MB`,
- * `WRENN_TEMPLATE_VCPUS`, `WRENN_TEMPLATE_MEMORY_MB`, `WRENN_DEFAULT_DISK_MB`;
- * control plane link: `--register <token>` / `WRENN_REGISTRATION_TOKEN`,
+ * `WRENN_TEMPLATE_VCPUS`, `WRENN_TEMPLATE_MEMORY_MB`, `WRENN_DEFAULT_DISK_MB`,
+ * `WRENN_WARM_POOL` (`minimal=2,python=1`, `*=n` for other templates, or one number; default `minimal=1`);
+ * control plane link: `WRENN_REGISTRATION_TOKEN` / `--registration-token-file <file|->`,
  * `--address ip:port` / `WRENN_AGENT_ADDRESS`, `--control-plane <url>` / `WRENN_CP_URL`.
  */
 export function loadConfig(
@@ -80,13 +94,19 @@ export function loadConfig(
   const network = values.network ?? env.WRENN_NETWORK ?? "netns";
   if (network !== "netns" && network !== "user")
     throw errors.invalidArgument("network must be netns or user");
+  if (values.register !== undefined) {
+    throw errors.invalidArgument(
+      "--register <token> is gone (every local user could read the token in ps): pass it in WRENN_REGISTRATION_TOKEN or --registration-token-file <file|->",
+    );
+  }
+  const tokenFile = values["registration-token-file"];
   const controlPlane = {
     url: values["control-plane"] || env.WRENN_CP_URL || undefined,
-    registrationToken: values.register || env.WRENN_REGISTRATION_TOKEN || undefined,
+    registrationToken: (tokenFile ? readTokenFile(tokenFile) : env.WRENN_REGISTRATION_TOKEN) || undefined,
     address: values.address || env.WRENN_AGENT_ADDRESS || undefined,
   };
   if (controlPlane.registrationToken && (!controlPlane.url || !controlPlane.address)) {
-    throw errors.invalidArgument("--register needs --control-plane <url> and --address <ip:port>");
+    throw errors.invalidArgument("a registration token needs --control-plane <url> and --address <ip:port>");
   }
   if (controlPlane.address && !/^[^:\s]+:\d{1,5}$/.test(controlPlane.address)) {
     throw errors.invalidArgument("--address must look like 10.0.0.5:5007");
@@ -109,6 +129,7 @@ export function loadConfig(
     netSlots: parseSlotRange(env.WRENN_NET_SLOTS),
     warmNetworks: intSetting(env.WRENN_WARM_NETWORKS, 1, "WRENN_WARM_NETWORKS", 0),
     prepareTemplates: intSetting(env.WRENN_PREPARE_TEMPLATES, 0, "WRENN_PREPARE_TEMPLATES", 0) > 0,
+    warmPool: parseWarmPoolSetting(env.WRENN_WARM_POOL, DEFAULT_WARM_POOL),
     controlPlane,
   };
 }
@@ -123,6 +144,7 @@ function parseFlags(argv: string[]) {
         "data-dir": { type: "string" },
         network: { type: "string" },
         register: { type: "string" },
+        "registration-token-file": { type: "string" },
         address: { type: "string" },
         "control-plane": { type: "string" },
       },
@@ -130,7 +152,18 @@ function parseFlags(argv: string[]) {
     });
   } catch (err) {
     throw errors.invalidArgument(
-      `${(err as Error).message} (flags: --listen, --data-dir, --network, --register, --address, --control-plane)`,
+      `${(err as Error).message} (flags: --listen, --data-dir, --network, --registration-token-file, --address, --control-plane)`,
+    );
+  }
+}
+
+/** The one-time token from `file` (`-`: stdin), trimmed; a missing file is the operator's mistake. */
+function readTokenFile(file: string): string {
+  try {
+    return readFileSync(file === "-" ? 0 : file, "utf8").trim();
+  } catch (err) {
+    throw errors.invalidArgument(
+      `cannot read the registration token file ${file}: ${(err as Error).message}`,
     );
   }
 }

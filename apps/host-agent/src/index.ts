@@ -4,7 +4,11 @@
  */
 export { type AgentConfig, loadConfig } from "./config.ts";
 export { EnvdClient, type EnvdInit, type ExecResult, type GuestCommand } from "./envd-client/client.ts";
-export { type RunningAgent, startAgent } from "./main.ts";
+export { connectAgent, type RunningAgent, startAgent } from "./main.ts";
+export { GATEWAY_IP, GUEST_IP, GUEST_MAC, type SlotNetwork } from "./network/addresses.ts";
+export { type CleanupReport, cleanupStaleNetworks } from "./network/cleanup.ts";
+export { buildMessage as buildDnsMessage, parseQuestion as parseDnsQuestion } from "./network/dns-message.ts";
+export { run as runCommand } from "./network/exec.ts";
 export { ConnTracker, SandboxProxy } from "./proxy/index.ts";
 export {
   type BeatResult,
@@ -25,7 +29,7 @@ export { createHostAgentService } from "./rpc/service.ts";
 export { type SandboxHooks, type SandboxLimits, SandboxManager } from "./sandbox/manager.ts";
 export { TtlReaper } from "./sandbox/reaper.ts";
 export { TemplateOperations } from "./sandbox/template-ops.ts";
-export type { CreateSandboxInput, SandboxRecord, SandboxState, SandboxView } from "./sandbox/types.ts";
+export type { SandboxRecord, SandboxSpec, SandboxState, SandboxView } from "./sandbox/types.ts";
 export type { SnapshotMetadata } from "./snapshot/metadata.ts";
 export { TemplateStore } from "./snapshot/templates.ts";
 export { createOverlay, type DiskUsage, diskUsage } from "./storage/disk.ts";

@@ -7,13 +7,20 @@ import { type AgentConfig, loadConfig } from "./config.ts";
 import { MetricsRegistry } from "./metrics/index.ts";
 import { cleanupStaleNetworks } from "./network/index.ts";
 import { ConnTracker, SandboxProxy } from "./proxy/index.ts";
-import { connectToControlPlane, type HostSession, loadCredentials } from "./registration/index.ts";
+import {
+  type ConnectOptions,
+  connectToControlPlane,
+  type HeartbeatReport,
+  type HostSession,
+  loadCredentials,
+} from "./registration/index.ts";
 import { type AgentServer, startAgentServer } from "./rpc/server.ts";
 import { SandboxManager } from "./sandbox/manager.ts";
 import { NamespaceNetworkProvider } from "./sandbox/netns-provider.ts";
 import { TtlReaper } from "./sandbox/reaper.ts";
 import { TemplateOperations } from "./sandbox/template-ops.ts";
 import { TemplateStore } from "./snapshot/templates.ts";
+import { allocatedBytes } from "./storage/disk.ts";
 import { findGuestImage } from "./storage/guest-image.ts";
 import { DataLayout } from "./storage/layout.ts";
 import { type NetworkProvider, UserModeNetworkProvider } from "./vmm/network-attachment.ts";
@@ -21,6 +28,8 @@ import { QemuMicrovmDriver } from "./vmm/qemu.ts";
 
 /** How long a pause waits for in-flight proxy connections before cutting them. */
 const DRAIN_GRACE_MS = 2_000;
+/** The last heartbeat at shutdown (reporting the paused sandboxes) waits this long at most. */
+const FINAL_REPORT_TIMEOUT_MS = 5_000;
 
 /** A running host agent. */
 export interface RunningAgent {
@@ -31,11 +40,18 @@ export interface RunningAgent {
   lostSandboxIds: string[];
   /** Ids of running sandboxes a previous run left behind that this run took over. */
   adoptedSandboxIds: string[];
+  /** Registers `listener` for sandbox state changes the agent made on its own (auto-pauses). */
+  onSandboxesChanged(listener: () => void): void;
   /**
    * Stops serving; with `pauseSandboxes` running sandboxes are paused first (so a restart keeps
    * them); with `leaveRunning` their VMs are left running for the next agent process to take over.
+   * `beforeShutdown` runs once the pauses are done, while the agent still knows its sandboxes.
    */
-  close(options?: { pauseSandboxes?: boolean; leaveRunning?: boolean }): Promise<void>;
+  close(options?: {
+    pauseSandboxes?: boolean;
+    leaveRunning?: boolean;
+    beforeShutdown?: () => Promise<void>;
+  }): Promise<void>;
 }
 
 /** Where the agent keeps its host credentials (and mTLS certificate), mode 0600. */
@@ -84,6 +100,7 @@ export async function startAgent(
     return t;
   };
   const templates = new TemplateStore(layout, driver, logger);
+  const changeListeners = new Set<() => void>();
   let proxy: SandboxProxy | undefined;
   const manager: SandboxManager = new SandboxManager({
     layout,
@@ -111,7 +128,11 @@ export async function startAgent(
         metrics.untrack(id);
         trackers.delete(id);
       },
+      onWarmPoolChanged: () => {
+        for (const listener of changeListeners) listener();
+      },
     },
+    warmPool: config.warmPool,
   });
   proxy = new SandboxProxy({
     logger,
@@ -135,7 +156,12 @@ export async function startAgent(
       logger.warn(report, "removed network state left by a previous run");
     }
   }
-  const reaper = new TtlReaper(manager, logger, config.reaperIntervalMs);
+  const reaper = new TtlReaper(manager, logger, {
+    intervalMs: config.reaperIntervalMs,
+    onChange: () => {
+      for (const listener of changeListeners) listener();
+    },
+  });
   reaper.start();
   metrics.start();
   // A registered host under mTLS must never answer plain HTTP, not even before it reconnects.
@@ -175,15 +201,20 @@ export async function startAgent(
     server,
     lostSandboxIds: recovery.lost,
     adoptedSandboxIds: recovery.adopted,
+    onSandboxesChanged: (listener) => void changeListeners.add(listener),
     async close(options = {}) {
       // A capture VM is no sandbox: shutdown would not stop it, so let it finish first.
       await prepared;
       await reaper.stop();
       await server.close();
       metrics.stop();
+      // Warm VMs belong to no sandbox: they go even when sandboxes stay running for the next agent.
+      await manager.closeWarmPool();
       if (options.pauseSandboxes) await manager.pauseAll();
+      await options.beforeShutdown?.();
       if (!options.leaveRunning) await manager.shutdown();
       proxy?.close();
+      await manager.settled();
       // Networks set up ahead of demand belong to no VM: they go even when VMs stay running.
       await netns?.close();
     },
@@ -199,10 +230,12 @@ async function linkToControlPlane(agent: RunningAgent, logger: Logger): Promise<
   const { controlPlane, dataDir } = agent.config;
   const credentialsPath = credentialsPathOf(agent.config);
   if (!controlPlane.registrationToken && !existsSync(credentialsPath)) {
-    logger.info("no control plane configured (use --register <token>): running standalone");
+    logger.info(
+      "no control plane configured (WRENN_REGISTRATION_TOKEN with --address and --control-plane registers): running standalone",
+    );
     return undefined;
   }
-  return connectToControlPlane({
+  return connectAgent(agent, {
     credentialsPath,
     dataDir,
     controlPlaneUrl: controlPlane.url,
@@ -218,9 +251,55 @@ async function linkToControlPlane(agent: RunningAgent, logger: Logger): Promise<
   });
 }
 
+/**
+ * {@link connectToControlPlane} for a running agent: every heartbeat carries the agent's
+ * sandbox report, and a state change the agent makes on its own (an auto-pause) is reported
+ * with a beat at once rather than at the next interval.
+ */
+export async function connectAgent(
+  agent: RunningAgent,
+  options: Omit<ConnectOptions, "report">,
+): Promise<HostSession> {
+  const baseImageBytes = await guestImageBytes(agent.config.imageDataDir);
+  const session = await connectToControlPlane({
+    ...options,
+    report: () => heartbeatReport(agent, baseImageBytes),
+  });
+  agent.onSandboxesChanged(() => session.reportNow());
+  return session;
+}
+
+/** What each heartbeat tells the control plane about this host's sandboxes (as ListSandboxes). */
+function heartbeatReport(agent: RunningAgent, baseImageBytes: number | undefined): HeartbeatReport {
+  const { sandboxes, autoPausedIds } = agent.manager.list();
+  return {
+    sandboxes: sandboxes.map((s) => ({ sandbox_id: s.id, state: s.state })),
+    auto_paused_sandbox_ids: autoPausedIds,
+    warm_pool: agent.manager.warmPool().map((w) => ({
+      template_id: w.templateId,
+      template_team_id: w.teamId,
+      ready: w.ready,
+      starting: w.starting,
+      memory_mb: w.memoryMb,
+    })),
+    ...(baseImageBytes ? { base_image_bytes: baseImageBytes } : {}),
+  };
+}
+
+/** Allocated bytes of the guest image new sandboxes start from; undefined without one. */
+async function guestImageBytes(imageDataDir: string): Promise<number | undefined> {
+  const image = await findGuestImage(imageDataDir).catch(() => undefined);
+  if (!image) return undefined;
+  const sizes = await Promise.all([image.kernel, image.initrd, image.rootfs].map((f) => allocatedBytes(f)));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
 async function main(): Promise<void> {
   const logger = createLogger("host-agent");
-  const agent = await startAgent(loadConfig(), logger);
+  const config = loadConfig();
+  // Used once, at registration: the VMs this process spawns must not inherit the token.
+  delete process.env.WRENN_REGISTRATION_TOKEN;
+  const agent = await startAgent(config, logger);
   const session = await linkToControlPlane(agent, logger).catch(async (err) => {
     await agent.close();
     throw err;
@@ -236,7 +315,19 @@ async function main(): Promise<void> {
         : "stopping: pausing running sandboxes",
     );
     Promise.resolve(session?.stop())
-      .then(() => agent.close(leaveRunning ? { leaveRunning } : { pauseSandboxes: true }))
+      .then(() =>
+        agent.close(
+          leaveRunning
+            ? { leaveRunning }
+            : {
+                pauseSandboxes: true,
+                // The control plane learns of the pauses now, not after the next start-up.
+                beforeShutdown: async () => {
+                  if (session) await finalReport(session);
+                },
+              },
+        ),
+      )
       .then(
         () => process.exit(0),
         (err) => {
@@ -249,6 +340,18 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
   // An upgrade: the old process exits, its VMs keep running and the new process takes them over.
   process.on("SIGUSR2", () => stop("SIGUSR2", true));
+}
+
+/** One last heartbeat with the sandbox report; a control plane that is down does not hold up the exit. */
+async function finalReport(session: HostSession): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    session.beat(),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, FINAL_REPORT_TIMEOUT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { HostAgentService, hostagent } from "@wrenn/proto";
+import { pollUntil } from "@wrenn/testing/poll";
 import { afterAll, describe, expect, it } from "vitest";
 import { cleanupStaleNetworks } from "./network/index.ts";
 import { freeLoopbackPort } from "./vmm/network-attachment.ts";
@@ -90,6 +91,17 @@ function ourNetworkLeftovers(which: (idx: number) => boolean = inOurRange): stri
   );
 }
 
+/** The warm VMs (pool run directories `sandboxes/warm.*` with a live QEMU) in the data directory. */
+async function warmVms(): Promise<{ dir: string; pid: number }[]> {
+  const found: { dir: string; pid: number }[] = [];
+  for (const name of await readdir(join(dataDir, "sandboxes")).catch(() => [] as string[])) {
+    if (!name.startsWith("warm.")) continue;
+    const pid = Number(await readFile(join(dataDir, "sandboxes", name, "vmm.pid"), "utf8").catch(() => ""));
+    if (pid > 1 && alive(pid)) found.push({ dir: name, pid });
+  }
+  return found;
+}
+
 /** What the agent saved about a running sandbox (pid, network slot). */
 async function runtimeOf(id: string): Promise<{ pid: number; network: { slot: number } }> {
   const record = JSON.parse(await readFile(join(dataDir, "sandboxes", id, "sandbox.json"), "utf8"));
@@ -139,6 +151,9 @@ describe("host agent crash recovery", () => {
     const survivor = await runtimeOf("survivor");
     const victim = await runtimeOf("victim");
     expect(survivor.network.slot).not.toBe(victim.network.slot);
+    // The warm pool refills after the creates: its VM (under `sandboxes/warm.*`) outlives the
+    // agent too, and the next one must end it.
+    const [leftWarm] = await pollUntil("a warm VM of the first run", warmVms, (vms) => vms.length === 1);
     first.child.kill("SIGKILL");
     await new Promise((r) => first.child.once("exit", r));
     // The VMs outlive the agent (own session, no parent-death signal)…
@@ -146,9 +161,15 @@ describe("host agent crash recovery", () => {
     expect(alive(victim.pid)).toBe(true);
     // …but one of them dies while no agent is there to see it.
     process.kill(victim.pid, "SIGKILL");
-    await new Promise((r) => setTimeout(r, 200));
+    await pollUntil(
+      "the victim's QEMU gone",
+      async () => alive(victim.pid),
+      (a) => !a,
+    );
     expect(ourNetworkLeftovers((idx) => idx === victim.network.slot).length).toBeGreaterThan(0);
 
+    // Its warm pool stays empty until a create (no WRENN_PREPARE_TEMPLATES): nothing it starts
+    // can take the victim's freed slot before the checks below.
     const second = await startAgentProcess(port);
     expect(second.output()).toMatch(/"lost":\["victim"\]/);
     expect(second.output()).toMatch(/"adopted":\["survivor"\]/);
@@ -156,6 +177,7 @@ describe("host agent crash recovery", () => {
     expect(ourNetworkLeftovers((idx) => idx === victim.network.slot)).toEqual([]);
     expect(ourNetworkLeftovers((idx) => idx === survivor.network.slot).length).toBeGreaterThan(0);
     expect(alive(survivor.pid)).toBe(true);
+    expect(alive(leftWarm?.pid ?? 0)).toBe(false);
     expect((await readdir(join(dataDir, "sandboxes"))).sort()).toEqual(["kept-paused", "survivor"]);
     const list = await second.client.listSandboxes({});
     expect(list.sandboxes.map((s) => [s.sandboxId, s.state])).toEqual([

@@ -1,5 +1,6 @@
 import { Code } from "@connectrpc/connect";
-import type { ErrorCode } from "./errors.ts";
+import { CONNECT_CODE_NAMES, errorCodeByConnectName } from "./connect-names.ts";
+import type { ClientErrorCode, ErrorCode } from "./errors.ts";
 
 /**
  * The one mapping from Wrenn error codes to Connect codes, for every RPC server
@@ -16,3 +17,11 @@ export const connectCodeByErrorCode: Record<ErrorCode, Code> = {
   unavailable: Code.Unavailable,
   internal: Code.Internal,
 };
+
+/**
+ * The catalogue's mapping back (`errorCodeByConnectName` in `connect-names.ts`), keyed by `Code`:
+ * the Wrenn code a client sees for the Connect code an RPC failed with.
+ */
+export const errorCodeByConnectCode = Object.fromEntries(
+  CONNECT_CODE_NAMES.map((name, i) => [i + 1, errorCodeByConnectName[name]]),
+) as Readonly<Record<Code, ClientErrorCode>>;

@@ -1,10 +1,10 @@
+import { createTestDatabase, type TestDatabase } from "@wrenn/testing/db";
 import { is, sql } from "drizzle-orm";
 import { getTableConfig, PgTable } from "drizzle-orm/pg-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addMember,
   createTeam,
-  createTestDatabase,
   createUser,
   escapeLike,
   getLoginTeam,
@@ -13,7 +13,6 @@ import {
   migrate,
   PLATFORM_TEAM_ID,
   searchUsersByEmailPrefix,
-  type TestDatabase,
 } from "./index.ts";
 import * as schema from "./schema.ts";
 

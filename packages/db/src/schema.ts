@@ -1,5 +1,6 @@
 import {
   bigint,
+  bigserial,
   boolean,
   customType,
   doublePrecision,
@@ -35,6 +36,8 @@ export const users = pgTable("users", {
   name: text("name").notNull().default(""),
   passwordHash: text("password_hash"),
   isAdmin: boolean("is_admin").notNull().default(false),
+  /** Session tokens carrying an older version are revoked (password change, logout). */
+  sessionVersion: integer("session_version").notNull().default(0),
   createdAt: ts("created_at").notNull().defaultNow(),
   updatedAt: ts("updated_at").notNull().defaultNow(),
 });
@@ -182,7 +185,18 @@ export const templates = pgTable("templates", {
   createdAt: ts("created_at").notNull().defaultNow(),
   /** Host whose disk holds the template's files; null when every host can build it (`minimal`). */
   hostId: uuid("host_id"),
+  /** Environment every sandbox from it starts with (a build's ENV steps). */
+  envs: jsonb("envs").$type<Record<string, string>>().notNull().default({}),
+  /** envd's default user in its sandboxes (a build's last USER); null = envd's own default. */
+  defaultUser: text("default_user"),
+  /** envd's default working directory in its sandboxes (a build's last WORKDIR). */
+  defaultWorkdir: text("default_workdir"),
+  /** Disk size its sandboxes get by default and at least (built templates); null = the platform default. */
+  diskSizeMb: integer("disk_size_mb"),
 });
+
+/** What E2B's timeout does to a sandbox when its end time passes. */
+export type SandboxTimeoutAction = "kill" | "pause";
 
 /** Sandbox lifecycle states. */
 export type SandboxState = "pending" | "starting" | "running" | "paused" | "stopped" | "missing" | "error";
@@ -206,30 +220,96 @@ export const sandboxes = pgTable("sandboxes", {
   startedAt: ts("started_at"),
   lastActiveAt: ts("last_active_at"),
   lastUpdated: ts("last_updated").notNull().defaultNow(),
+  /** E2B's absolute end time (sandboxes created through /e2b); null = none now. */
+  endAt: ts("end_at"),
+  /** What happens at `endAt`; null = Wrenn's inactivity timer (`timeoutSec`) governs instead. */
+  onTimeout: text("on_timeout").$type<SandboxTimeoutAction>(),
+  /** Proxied traffic resumes the sandbox while it is paused (E2B's `autoResume`). */
+  autoResume: boolean("auto_resume").notNull().default(false),
+  /** Egress (E2B's allow_internet_access): false = every address denied but those in `allowOut`. */
+  allowInternet: boolean("allow_internet").notNull().default(true),
+  /** Allowed destinations (CIDRs, IPs, domains; optional `:port`): win over `denyOut`. */
+  allowOut: jsonb("allow_out").$type<string[]>().notNull().default([]),
+  /** Denied destinations (CIDRs, IPs; optional `:port`). */
+  denyOut: jsonb("deny_out").$type<string[]>().notNull().default([]),
+  /** The E2B timeout given at creation (seconds): an auto-resumed sandbox runs it again (at least 300 s). */
+  e2bTimeoutSec: integer("e2b_timeout_sec"),
 });
 
-/** Template build jobs. */
+/** Status of a template build. */
+export type BuildStatus = "queued" | "building" | "ready" | "error" | "cancelled";
+
+/** Progress of one step of a build, as stored in `template_builds.steps`. */
+export interface BuildStepProgress {
+  /** 1-based. */
+  index: number;
+  description: string;
+  status: "pending" | "running" | "done" | "cached" | "failed" | "skipped";
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number | null;
+}
+
+/** Template builds (issue #16): one row per submitted recipe / Dockerfile / step list. */
 export const templateBuilds = pgTable("template_builds", {
   id: uuid("id").primaryKey().defaultRandom(),
+  teamId: uuid("team_id").notNull(),
   name: text("name").notNull(),
   baseTemplate: text("base_template").notNull().default("minimal"),
-  recipe: jsonb("recipe").$type<unknown[]>().notNull().default([]),
-  healthcheck: text("healthcheck"),
-  vcpus: integer("vcpus").notNull().default(1),
-  memoryMb: integer("memory_mb").notNull().default(512),
+  source: text("source").$type<"recipe" | "dockerfile" | "steps">().notNull(),
+  sourceText: text("source_text").notNull().default(""),
+  spec: jsonb("spec").$type<unknown>().notNull(),
+  vcpus: integer("vcpus").notNull(),
+  memoryMb: integer("memory_mb").notNull(),
+  diskSizeMb: integer("disk_size_mb").notNull(),
   skipPrePost: boolean("skip_pre_post").notNull().default(false),
-  status: text("status").$type<"pending" | "running" | "success" | "failed" | "cancelled">().notNull(),
+  skipCache: boolean("skip_cache").notNull().default(false),
+  status: text("status").$type<BuildStatus>().notNull().default("queued"),
   currentStep: integer("current_step").notNull().default(0),
   totalSteps: integer("total_steps").notNull().default(0),
-  logs: jsonb("logs").$type<unknown[]>().notNull().default([]),
+  steps: jsonb("steps").$type<BuildStepProgress[]>().notNull().default([]),
   error: text("error"),
+  failedStep: integer("failed_step"),
   sandboxId: uuid("sandbox_id"),
   hostId: uuid("host_id"),
   templateId: uuid("template_id"),
-  createdBy: uuid("created_by"),
+  createdBy: text("created_by").notNull().default(""),
   createdAt: ts("created_at").notNull().defaultNow(),
   startedAt: ts("started_at"),
   completedAt: ts("completed_at"),
+});
+
+/** Output of builds: step output chunks and builder messages. */
+export const templateBuildLogs = pgTable("template_build_logs", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  buildId: uuid("build_id").notNull(),
+  step: integer("step").notNull().default(0),
+  stream: text("stream").$type<"system" | "stdout" | "stderr">().notNull(),
+  message: text("message").notNull(),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+
+/** Build context files COPY steps use, kept until the build ends. */
+export const templateBuildFiles = pgTable(
+  "template_build_files",
+  {
+    buildId: uuid("build_id").notNull(),
+    path: text("path").notNull(),
+    mode: integer("mode").notNull().default(0o644),
+    content: bytea("content").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.buildId, t.path] })],
+);
+
+/** Build cache layers (hidden snapshot templates on `hostId`). */
+export const templateBuildLayers = pgTable("template_build_layers", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  teamId: uuid("team_id").notNull(),
+  cacheKey: text("cache_key").notNull(),
+  hostId: uuid("host_id").notNull(),
+  sizeBytes: bigint("size_bytes", { mode: "number" }).notNull().default(0),
+  createdAt: ts("created_at").notNull().defaultNow(),
+  lastUsedAt: ts("last_used_at").notNull().defaultNow(),
 });
 
 /** Team-level usage samples (every 10 s). */
@@ -239,6 +319,7 @@ export const sandboxMetricsSnapshots = pgTable(
     teamId: uuid("team_id").notNull(),
     sampledAt: ts("sampled_at").notNull(),
     runningCount: integer("running_count").notNull().default(0),
+    pausedCount: integer("paused_count").notNull().default(0),
     vcpusReserved: integer("vcpus_reserved").notNull().default(0),
     memoryMbReserved: integer("memory_mb_reserved").notNull().default(0),
   },
@@ -267,6 +348,37 @@ export const channels = pgTable("channels", {
   provider: text("provider").notNull(),
   configEncrypted: bytea("config_encrypted").notNull(),
   events: text("events").array().notNull().default([]),
+  enabled: boolean("enabled").notNull().default(true),
+  disabledReason: text("disabled_reason").notNull().default(""),
+  lastDeliveryStatus: text("last_delivery_status").$type<"delivered" | "failed">(),
+  lastDeliveryAt: ts("last_delivery_at"),
+  lastError: text("last_error").notNull().default(""),
+  consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+  createdBy: uuid("created_by"),
   createdAt: ts("created_at").notNull().defaultNow(),
   updatedAt: ts("updated_at").notNull().defaultNow(),
 });
+
+/** The deployment's random id (one row): names what several deployments must not share, e.g. the event stream. */
+export const deploymentIdentity = pgTable("deployment_identity", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  singleton: boolean("singleton").notNull().default(true),
+  createdAt: ts("created_at").notNull().defaultNow(),
+});
+
+/** One event's delivery to one channel (attempts counted across retries). */
+export const channelDeliveries = pgTable(
+  "channel_deliveries",
+  {
+    channelId: uuid("channel_id").notNull(),
+    eventId: text("event_id").notNull(),
+    teamId: uuid("team_id").notNull(),
+    eventType: text("event_type").notNull(),
+    status: text("status").$type<"pending" | "delivered" | "failed">().notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error").notNull().default(""),
+    createdAt: ts("created_at").notNull().defaultNow(),
+    updatedAt: ts("updated_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.channelId, t.eventId] })],
+);

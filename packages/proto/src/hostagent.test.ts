@@ -3,7 +3,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { HostAgentService, hostagent } from "./index.ts";
 
-/** Every host-agent RPC the seed history names, with its streaming kind. */
+/** Every host-agent RPC the seed history names, and those Wrenn added since, with its streaming kind. */
 const expectedMethods: Record<string, "unary" | "server_streaming" | "client_streaming"> = {
   CreateSandbox: "unary",
   DestroySandbox: "unary",
@@ -35,17 +35,27 @@ const expectedMethods: Record<string, "unary" | "server_streaming" | "client_str
   FlattenRootfs: "unary",
   GetSandboxMetrics: "unary",
   FlushSandboxMetrics: "unary",
+  // Beyond the seeds: fork of a running sandbox, egress rules, templates from OCI images.
+  ForkSandbox: "unary",
+  UpdateSandboxNetwork: "unary",
+  ImportImage: "unary",
 };
 
 /** RPCs that do not address one sandbox, or address it inside a nested message. */
-const withoutLeadingSandboxId = new Set(["ListSandboxes", "PauseAll", "DeleteSnapshot", "StreamWriteFile"]);
+const withoutLeadingSandboxId = new Set([
+  "ListSandboxes",
+  "PauseAll",
+  "DeleteSnapshot",
+  "StreamWriteFile",
+  "ImportImage",
+]);
 
 describe("hostagent.v1.HostAgentService", () => {
   it("is served under /hostagent.v1.HostAgentService/", () => {
     expect(HostAgentService.typeName).toBe("hostagent.v1.HostAgentService");
   });
 
-  it("declares exactly the RPCs the seeds name, with their streaming kinds", () => {
+  it("declares exactly the RPCs the seeds name and those added since, with their streaming kinds", () => {
     const actual = Object.fromEntries(HostAgentService.methods.map((m) => [m.name, m.methodKind]));
     expect(actual).toEqual(expectedMethods);
   });

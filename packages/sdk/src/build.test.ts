@@ -96,10 +96,27 @@ test("import() loads the ESM build in a plain node process", async () => {
   expect(resolved.trim()).toBe(`file://${join(consumer, "node_modules/@wrenn/sdk/index.mjs")}`);
 });
 
+test("importing the SDK loads neither Connect nor protobuf: without them installed, the REST side works", async () => {
+  // They are loaded with the envd clients, on the first envd call (envd/rpc.ts): a consumer
+  // without them can import, map errors and reach the control plane.
+  const lean = join(dir, "lean");
+  await mkdir(join(lean, "node_modules/@wrenn"), { recursive: true });
+  await symlink(built, join(lean, "node_modules/@wrenn/sdk"));
+  await writeFile(join(lean, "package.json"), JSON.stringify({ name: "lean", private: true }));
+  const esm = await run(
+    process.execPath,
+    ["--input-type=module", "-e", probe('const sdk = await import("@wrenn/sdk");')],
+    { cwd: lean },
+  );
+  expect(JSON.parse(esm.stdout)).toEqual(expected);
+  const cjs = await run(process.execPath, ["-e", probe('const sdk = require("@wrenn/sdk");')], { cwd: lean });
+  expect(JSON.parse(cjs.stdout)).toEqual(expected);
+});
+
 test("the declarations typecheck in a strict consumer, ESM and CJS", async () => {
   const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
   const source = `
-import { Sandbox, CommandExitError, type CommandResult, type EntryInfo } from "@wrenn/sdk";
+import { Sandbox, CommandExitError, WrennError, type CommandResult, type EntryInfo, type ErrorCode } from "@wrenn/sdk";
 export async function main(): Promise<CommandResult> {
   const sandbox: Sandbox = await Sandbox.create({ template: "minimal", timeoutMs: 60_000 });
   const entries: EntryInfo[] = await sandbox.files.list("/");
@@ -111,6 +128,13 @@ export async function main(): Promise<CommandResult> {
     return await sandbox.commands.run("true");
   } catch (err) {
     if (err instanceof CommandExitError) return err.result;
+    if (err instanceof WrennError) {
+      const code: ErrorCode = err.code;
+      const status: number | undefined = err.status;
+      // @ts-expect-error the code is typed (one of the catalogue's), not any
+      const notANumber: number = err.code;
+      void code; void status; void notANumber;
+    }
     throw err;
   }
 }

@@ -1,5 +1,3 @@
-import { create } from "@bufbuild/protobuf";
-import { type ProcessSelector, ProcessSelectorSchema, Signal } from "@wrenn/proto";
 import { CommandHandle, firstPid, type OutputHandlers } from "./command-handle.ts";
 import type { EnvdConnection } from "./envd/transport.ts";
 import { type CommandResult, errorFromConnect, NotFoundError } from "./errors.ts";
@@ -55,9 +53,6 @@ export interface ConnectOptions {
   timeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;
 }
-
-const pidSelector = (pid: number): ProcessSelector =>
-  create(ProcessSelectorSchema, { selector: { case: "pid", value: pid } });
 
 function isNotFound(err: unknown): boolean {
   return errorFromConnect(err) instanceof NotFoundError;
@@ -129,8 +124,9 @@ export class Commands {
       pty?: { cols: number; rows: number } | undefined;
     },
   ): Promise<CommandHandle> {
+    const rpc = await this.envd.rpc();
     const abort = linkedAbort(options.signal);
-    const stream = this.envd.process.start(
+    const stream = rpc.process.start(
       {
         process: { cmd: process.cmd, args: process.args, envs: process.envs, cwd: process.cwd },
         tag: options.tag,
@@ -154,7 +150,8 @@ export class Commands {
    */
   async list(options: { signal?: AbortSignal } = {}): Promise<ProcessInfo[]> {
     try {
-      const res = await this.envd.process.list({}, { signal: options.signal });
+      const rpc = await this.envd.rpc();
+      const res = await rpc.process.list({}, { signal: options.signal });
       return res.processes.map((p) => ({
         pid: p.pid,
         tag: p.tag,
@@ -178,7 +175,8 @@ export class Commands {
    */
   async kill(pid: number): Promise<boolean> {
     try {
-      await this.envd.process.sendSignal({ process: pidSelector(pid), signal: Signal.SIGKILL });
+      const rpc = await this.envd.rpc();
+      await rpc.process.sendSignal({ process: rpc.pidSelector(pid), signal: rpc.Signal.SIGKILL });
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -197,8 +195,9 @@ export class Commands {
   async sendStdin(pid: number, data: string | Uint8Array): Promise<void> {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     try {
-      await this.envd.process.sendInput({
-        process: pidSelector(pid),
+      const rpc = await this.envd.rpc();
+      await rpc.process.sendInput({
+        process: rpc.pidSelector(pid),
         input: { input: { case: "stdin", value: bytes } },
       });
     } catch (err) {
@@ -216,7 +215,8 @@ export class Commands {
    */
   async closeStdin(pid: number): Promise<void> {
     try {
-      await this.envd.process.closeStdin({ process: pidSelector(pid) });
+      const rpc = await this.envd.rpc();
+      await rpc.process.closeStdin({ process: rpc.pidSelector(pid) });
     } catch (err) {
       throw errorFromConnect(err, `close the stdin of process ${pid}`);
     }
@@ -234,8 +234,9 @@ export class Commands {
    * ```
    */
   async connect(pid: number, options: ConnectOptions = {}): Promise<CommandHandle> {
+    const rpc = await this.envd.rpc();
     const abort = linkedAbort(options.signal);
-    const stream = this.envd.process.connect({ process: pidSelector(pid) }, { signal: abort.signal });
+    const stream = rpc.process.connect({ process: rpc.pidSelector(pid) }, { signal: abort.signal });
     const events = stream[Symbol.asyncIterator]();
     try {
       await firstPid(events, `connect to process ${pid}`);

@@ -51,6 +51,13 @@ describe("errorFromHttp", () => {
     expect(err.message).toBe("path '/x' does not exist");
   });
 
+  test("the port proxy's not-running 502 (E2B's shape) is a failed precondition", () => {
+    const err = errorFromHttp(502, '{"sandboxId":"sb-1","message":"The sandbox is paused","code":502}');
+    expect(err).toBeInstanceOf(FailedPreconditionError);
+    expect(err.message).toBe("The sandbox is paused");
+    expect(errorFromHttp(502, '{"code":502,"message":"bad gateway"}')).toBeInstanceOf(SandboxError);
+  });
+
   test("a non-JSON body keeps the status and says what failed", () => {
     const err = errorFromHttp(502, "<html>Bad Gateway</html>", "GET /v1/sandboxes");
     expect(err).toBeInstanceOf(SandboxError);

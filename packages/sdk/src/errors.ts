@@ -1,34 +1,27 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  WrennError as CatalogueError,
+  type WrennErrorOptions as CatalogueErrorOptions,
+  type ClientErrorCode,
+  ErrorCodes,
+  errorCodeForHttpStatus,
+} from "@wrenn/common/errors";
+import { connectCodeName, errorCodeOfConnectName, isConnectError } from "./connect-codes.ts";
 
 /**
- * The codes a {@link WrennError} carries. The first nine are the control
- * plane's closed set (its `{code}` body); `deadline_exceeded` is a request or
- * command that ran out of time, `command_failed` a command that exited non-zero.
+ * The codes a {@link WrennError} carries, from Wrenn's one error catalogue (`@wrenn/common`,
+ * bundled in): the first nine are the control plane's closed set (its `{code}` body);
+ * `deadline_exceeded` is a request or command that ran out of time, `command_failed` a command
+ * that exited non-zero.
  */
-export type ErrorCode =
-  | "invalid_argument"
-  | "unauthenticated"
-  | "permission_denied"
-  | "not_found"
-  | "already_exists"
-  | "failed_precondition"
-  | "resource_exhausted"
-  | "unavailable"
-  | "internal"
-  | "deadline_exceeded"
-  | "command_failed";
+export type ErrorCode = ClientErrorCode;
 
 /** Options every error of the SDK accepts. */
-export interface WrennErrorOptions {
-  /** HTTP status of the answer that caused it, when there was one. */
-  status?: number | undefined;
-  /** The underlying error (network failure, Connect error), for logs. */
-  cause?: unknown;
-}
+export type WrennErrorOptions = Pick<CatalogueErrorOptions, "status" | "cause">;
 
 /**
  * Base class of every error the SDK throws: `code` tells what went wrong,
- * `status` is the HTTP status when a server answered.
+ * `status` is the HTTP status when a server answered. It is the catalogue's class itself,
+ * typed with every code a client can see.
  *
  * @example
  * ```ts
@@ -39,19 +32,14 @@ export interface WrennErrorOptions {
  * }
  * ```
  */
-export class WrennError extends Error {
-  override name = "WrennError";
-  /** One of {@link ErrorCode}. */
-  readonly code: ErrorCode;
-  /** HTTP status of the answer, when a server answered. */
-  readonly status: number | undefined;
+export const WrennError = CatalogueError as new (
+  code: ErrorCode,
+  message: string,
+  options?: WrennErrorOptions,
+) => CatalogueError<ErrorCode>;
 
-  constructor(code: ErrorCode, message: string, options: WrennErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.status = options.status;
-  }
-}
+/** An error the SDK throws; see the {@link WrennError} class. */
+export type WrennError = CatalogueError<ErrorCode>;
 
 /** The `code` option of a class with several codes; a class with one code has none. */
 type CodeOption<C extends readonly ErrorCode[]> = C extends readonly [ErrorCode]
@@ -155,65 +143,16 @@ export class CommandExitError extends WrennError implements CommandResult {
   }
 }
 
-const codeByName: Record<string, ErrorCode> = {
-  invalid_argument: "invalid_argument",
-  unauthenticated: "unauthenticated",
-  permission_denied: "permission_denied",
-  not_found: "not_found",
-  already_exists: "already_exists",
-  failed_precondition: "failed_precondition",
-  resource_exhausted: "resource_exhausted",
-  unavailable: "unavailable",
-  internal: "internal",
-  deadline_exceeded: "deadline_exceeded",
-  // Connect's own names in envd's unary error bodies.
-  aborted: "failed_precondition",
-  out_of_range: "invalid_argument",
-};
-
-/** The code for an HTTP status when the body names none (envd sends numeric codes). */
-function codeForStatus(status: number): ErrorCode {
-  switch (status) {
-    case 400:
-    case 413:
-    case 422:
-      return "invalid_argument";
-    case 401:
-      return "unauthenticated";
-    case 403:
-      return "permission_denied";
-    case 404:
-      return "not_found";
-    case 409:
-      return "already_exists";
-    case 408:
-    case 504:
-      return "deadline_exceeded";
-    case 412:
-      return "failed_precondition";
-    case 429:
-      return "resource_exhausted";
-    case 502:
-    case 503:
-      return "unavailable";
-    default:
-      return "internal";
-  }
+/**
+ * The code an error body names: one of the closed set, or one of Connect's names (envd's unary
+ * error bodies: `aborted`, `out_of_range`, `deadline_exceeded`…) read through the catalogue.
+ * Connect names with no meaning of ours (`unknown`, `canceled`…) leave the status to decide.
+ */
+function codeOfName(name: string): ErrorCode | undefined {
+  if ((ErrorCodes as readonly string[]).includes(name)) return name as ErrorCode;
+  const code = errorCodeOfConnectName(name);
+  return code === "internal" ? undefined : code;
 }
-
-const codeByConnect: Partial<Record<Code, ErrorCode>> = {
-  [Code.InvalidArgument]: "invalid_argument",
-  [Code.OutOfRange]: "invalid_argument",
-  [Code.Unauthenticated]: "unauthenticated",
-  [Code.PermissionDenied]: "permission_denied",
-  [Code.NotFound]: "not_found",
-  [Code.AlreadyExists]: "already_exists",
-  [Code.Aborted]: "failed_precondition",
-  [Code.FailedPrecondition]: "failed_precondition",
-  [Code.ResourceExhausted]: "resource_exhausted",
-  [Code.Unavailable]: "unavailable",
-  [Code.DeadlineExceeded]: "deadline_exceeded",
-};
 
 /** The one table from a code to the error class that represents it. */
 export function errorForCode(code: ErrorCode, message: string, options: WrennErrorOptions = {}): WrennError {
@@ -243,8 +182,8 @@ export function errorForCode(code: ErrorCode, message: string, options: WrennErr
 
 /**
  * Turns a failed HTTP answer into a typed error. The control plane's body is
- * `{code: "not_found", message}`; envd's is `{code: 404, message}`; anything
- * else falls back to the status.
+ * `{code: "not_found", message}`; envd's is `{code: 404, message}`; the port proxy's
+ * not-running answer is `{sandboxId, message, code: 502}`; anything else falls back to the status.
  */
 export function errorFromHttp(status: number, body: string, context = "request"): WrennError {
   let parsed: { code?: unknown; message?: unknown } | undefined;
@@ -254,8 +193,11 @@ export function errorFromHttp(status: number, body: string, context = "request")
   } catch {
     // Not JSON (a proxy's HTML page, an empty body): the status decides.
   }
-  const named = typeof parsed?.code === "string" ? codeByName[parsed.code] : undefined;
-  const code = named ?? codeForStatus(status);
+  const named = typeof parsed?.code === "string" ? codeOfName(parsed.code) : undefined;
+  // The port proxy answers E2B's 502 `{sandboxId, message, code: 502}` for a sandbox that exists
+  // but is not running (what the `e2b` SDK expects); for this SDK that is a failed precondition.
+  const notRunning = status === 502 && typeof (parsed as { sandboxId?: unknown })?.sandboxId === "string";
+  const code = named ?? (notRunning ? "failed_precondition" : errorCodeForHttpStatus(status)) ?? "internal";
   const message =
     typeof parsed?.message === "string" && parsed.message
       ? parsed.message
@@ -266,11 +208,12 @@ export function errorFromHttp(status: number, body: string, context = "request")
 /** Turns anything an envd RPC threw into a typed error (WrennErrors pass through). */
 export function errorFromConnect(err: unknown, context = "envd request"): WrennError {
   if (err instanceof WrennError) return err;
-  if (err instanceof ConnectError) {
-    // A typed error raised inside the transport (see envd/transport.ts) wins.
+  if (isConnectError(err)) {
+    // A typed error raised inside the transport (see envd/rpc.ts) wins.
     if (err.cause instanceof WrennError) return err.cause;
-    const code = codeByConnect[err.code] ?? "internal";
-    return errorForCode(code, err.rawMessage || `${context} failed (${Code[err.code]})`, { cause: err });
+    const name = connectCodeName(err.code);
+    const code = (name && errorCodeOfConnectName(name)) ?? "internal";
+    return errorForCode(code, err.rawMessage || `${context} failed (${name ?? err.code})`, { cause: err });
   }
   if (err instanceof Error && (err.name === "AbortError" || err.name === "TimeoutError")) {
     return new TimeoutError(`${context} was aborted: ${err.message}`, { cause: err });

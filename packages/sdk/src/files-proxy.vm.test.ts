@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { request as httpRequest } from "node:http";
-import { startTestDeployment, type TestDeployment } from "@wrenn/control-plane/testing-deployment";
+import { startTestDeployment, type TestDeployment } from "@wrenn/testing/deployment";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signedFileUrl } from "./envd/file-urls.ts";
 import { EnvdConnection } from "./envd/transport.ts";

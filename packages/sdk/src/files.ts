@@ -1,6 +1,6 @@
-import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { EventType, FileType, type EntryInfo as ProtoEntry } from "@wrenn/proto";
+import type { EntryInfo as ProtoEntry } from "@wrenn/proto";
 import { type FileUrlOptions, signedFileUrl } from "./envd/file-urls.ts";
+import type { EnvdRpc } from "./envd/rpc.ts";
 import type { EnvdConnection } from "./envd/transport.ts";
 import { ConflictError, errorFromConnect, NotFoundError, SandboxError, TimeoutError } from "./errors.ts";
 
@@ -88,24 +88,18 @@ const DEFAULT_FILES_TIMEOUT_MS = 60_000;
 const WATCH_START_TIMEOUT_MS = 60_000;
 const WATCH_STOP_WAIT_MS = 5_000;
 
-const kinds: Partial<Record<FileType, FileKind>> = {
-  [FileType.FILE]: "file",
-  [FileType.DIRECTORY]: "dir",
-  [FileType.SYMLINK]: "symlink",
-};
-
-const eventTypes: Partial<Record<EventType, FilesystemEvent["type"]>> = {
-  [EventType.CREATE]: "create",
-  [EventType.WRITE]: "write",
-  [EventType.REMOVE]: "remove",
-  [EventType.RENAME]: "rename",
-  [EventType.CHMOD]: "chmod",
-};
-
-function entryOf(e: ProtoEntry): EntryInfo {
+/** An entry as the SDK shows it; `rpc` holds the generated enum values (loaded with the clients). */
+function entryOf(e: ProtoEntry, { FileType, timestampDate }: EnvdRpc): EntryInfo {
   return {
     name: e.name,
-    type: kinds[e.type],
+    type:
+      e.type === FileType.FILE
+        ? "file"
+        : e.type === FileType.DIRECTORY
+          ? "dir"
+          : e.type === FileType.SYMLINK
+            ? "symlink"
+            : undefined,
     path: e.path,
     size: Number(e.size),
     mode: e.mode,
@@ -115,6 +109,24 @@ function entryOf(e: ProtoEntry): EntryInfo {
     modifiedTime: e.modifiedTime ? timestampDate(e.modifiedTime) : undefined,
     symlinkTarget: e.symlinkTarget,
   };
+}
+
+/** The SDK's name of a watch event's type (undefined: one the SDK does not report). */
+function eventTypeOf(type: number, { EventType }: EnvdRpc): FilesystemEvent["type"] | undefined {
+  switch (type) {
+    case EventType.CREATE:
+      return "create";
+    case EventType.WRITE:
+      return "write";
+    case EventType.REMOVE:
+      return "remove";
+    case EventType.RENAME:
+      return "rename";
+    case EventType.CHMOD:
+      return "chmod";
+    default:
+      return undefined;
+  }
 }
 
 function toBlob(data: Exclude<FileData, ReadableStream<Uint8Array>>): Blob {
@@ -238,11 +250,12 @@ export class Files {
    */
   async list(path: string, options: FilesOptions & { depth?: number } = {}): Promise<EntryInfo[]> {
     try {
-      const res = await this.envd.filesystem.listDir(
+      const rpc = await this.envd.rpc();
+      const res = await rpc.filesystem.listDir(
         { path, depth: options.depth ?? 1 },
         this.callOptions(options),
       );
-      return res.entries.map(entryOf);
+      return res.entries.map((e) => entryOf(e, rpc));
     } catch (err) {
       throw errorFromConnect(err, `list ${path}`);
     }
@@ -258,7 +271,7 @@ export class Files {
    */
   async makeDir(path: string, options: FilesOptions = {}): Promise<boolean> {
     try {
-      await this.envd.filesystem.makeDir({ path }, this.callOptions(options));
+      await (await this.envd.rpc()).filesystem.makeDir({ path }, this.callOptions(options));
       return true;
     } catch (err) {
       const mapped = errorFromConnect(err, `make directory ${path}`);
@@ -277,7 +290,7 @@ export class Files {
    */
   async remove(path: string, options: FilesOptions = {}): Promise<void> {
     try {
-      await this.envd.filesystem.remove({ path }, this.callOptions(options));
+      await (await this.envd.rpc()).filesystem.remove({ path }, this.callOptions(options));
     } catch (err) {
       throw errorFromConnect(err, `remove ${path}`);
     }
@@ -293,12 +306,13 @@ export class Files {
    */
   async rename(oldPath: string, newPath: string, options: FilesOptions = {}): Promise<EntryInfo> {
     try {
-      const res = await this.envd.filesystem.move(
+      const rpc = await this.envd.rpc();
+      const res = await rpc.filesystem.move(
         { source: oldPath, destination: newPath },
         this.callOptions(options),
       );
       if (!res.entry) throw new SandboxError(`rename ${oldPath}: envd answered no entry`);
-      return entryOf(res.entry);
+      return entryOf(res.entry, rpc);
     } catch (err) {
       throw errorFromConnect(err, `rename ${oldPath}`);
     }
@@ -333,9 +347,10 @@ export class Files {
    */
   async getInfo(path: string, options: FilesOptions = {}): Promise<EntryInfo> {
     try {
-      const res = await this.envd.filesystem.stat({ path }, this.callOptions(options));
+      const rpc = await this.envd.rpc();
+      const res = await rpc.filesystem.stat({ path }, this.callOptions(options));
       if (!res.entry) throw new SandboxError(`stat ${path}: envd answered no entry`);
-      return entryOf(res.entry);
+      return entryOf(res.entry, rpc);
     } catch (err) {
       throw errorFromConnect(err, `stat ${path}`);
     }
@@ -393,8 +408,9 @@ export class Files {
     onEvent: (event: FilesystemEvent) => void | Promise<void>,
     options: WatchOptions = {},
   ): Promise<WatchHandle> {
+    const rpc = await this.envd.rpc();
     const abort = new AbortController();
-    const stream = this.envd.filesystem.watchDir(
+    const stream = rpc.filesystem.watchDir(
       { path, recursive: options.recursive ?? false },
       { headers: this.envd.userHeaders(options.user), signal: abort.signal },
     );
@@ -435,7 +451,7 @@ export class Files {
           if (next.done) break;
           const event = next.value.event;
           if (event.case !== "filesystem") continue;
-          const type = eventTypes[event.value.type];
+          const type = eventTypeOf(event.value.type, rpc);
           if (type) await onEvent({ name: event.value.name, type });
         }
       } catch (err) {

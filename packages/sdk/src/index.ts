@@ -2,6 +2,15 @@
  * @wrenn/sdk — create and drive Wrenn sandboxes (microVMs) from TypeScript.
  * See the package README for a guide to every method.
  */
+export {
+  type ChannelCatalog,
+  type ChannelCreateOptions,
+  type ChannelDeliveryInfo,
+  type ChannelInfo,
+  type ChannelProviderField,
+  Channels,
+  type ChannelTestResult,
+} from "./channels.ts";
 export { CommandHandle, type OutputHandlers } from "./command-handle.ts";
 export {
   type CommandOptions,
@@ -53,6 +62,8 @@ export {
   Sandbox,
   type SandboxConnectOptions,
   type SandboxCreateOptions,
+  type SandboxForkOptions,
+  type SandboxNetworkOptions,
   type SandboxRequestOptions,
 } from "./sandbox.ts";
 export type {
@@ -64,3 +75,13 @@ export type {
   SandboxWire,
   SnapshotInfo,
 } from "./sandbox-info.ts";
+export {
+  type BuildInfo,
+  type BuildLogEntry,
+  type BuildStatus,
+  type BuildStepInfo,
+  type TemplateBuildOptions,
+  type TemplateStep,
+  Templates,
+  type WaitForBuildOptions,
+} from "./templates.ts";

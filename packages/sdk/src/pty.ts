@@ -1,5 +1,3 @@
-import { create } from "@bufbuild/protobuf";
-import { ProcessSelectorSchema } from "@wrenn/proto";
 import type { CommandHandle } from "./command-handle.ts";
 import type { Commands } from "./commands.ts";
 import type { EnvdConnection } from "./envd/transport.ts";
@@ -26,8 +24,6 @@ export interface PtyCreateOptions extends PtySize {
   /** Aborting disconnects from the terminal (the shell keeps running). */
   signal?: AbortSignal | undefined;
 }
-
-const pidSelector = (pid: number) => create(ProcessSelectorSchema, { selector: { case: "pid", value: pid } });
 
 /** Interactive terminals in the sandbox: `sandbox.pty`. */
 export class Pty {
@@ -78,8 +74,9 @@ export class Pty {
   async sendInput(pid: number, data: Uint8Array | string): Promise<void> {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     try {
-      await this.envd.process.sendInput({
-        process: pidSelector(pid),
+      const rpc = await this.envd.rpc();
+      await rpc.process.sendInput({
+        process: rpc.pidSelector(pid),
         input: { input: { case: "pty", value: bytes } },
       });
     } catch (err) {
@@ -97,7 +94,8 @@ export class Pty {
    */
   async resize(pid: number, size: PtySize): Promise<void> {
     try {
-      await this.envd.process.update({ process: pidSelector(pid), pty: { size } });
+      const rpc = await this.envd.rpc();
+      await rpc.process.update({ process: rpc.pidSelector(pid), pty: { size } });
     } catch (err) {
       throw errorFromConnect(err, `resize terminal ${pid}`);
     }

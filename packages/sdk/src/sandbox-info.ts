@@ -12,6 +12,9 @@ export interface SandboxWire {
   disk_size_mb: number;
   timeout_sec: number;
   metadata: Record<string, string>;
+  allow_internet: boolean;
+  allow_out: string[];
+  deny_out: string[];
   created_at: string;
   last_active_at: string | null;
   /** Only in the answers of create (and resume/connect where the control plane sends it). */
@@ -33,6 +36,10 @@ export interface SandboxInfo {
   /** Inactivity timeout in ms after which it is paused (0 = never). */
   timeoutMs: number;
   metadata: Record<string, string>;
+  /** False: every destination is denied but those in `network.allowOut`. */
+  allowInternetAccess: boolean;
+  /** Egress rules (see {@link SandboxNetworkOptions}). */
+  network: { allowOut: string[]; denyOut: string[] };
   createdAt: Date;
   lastActiveAt: Date | null;
 }
@@ -49,6 +56,8 @@ export function sandboxInfoOf(w: SandboxWire): SandboxInfo {
     diskSizeMb: w.disk_size_mb,
     timeoutMs: w.timeout_sec * 1000,
     metadata: w.metadata,
+    allowInternetAccess: w.allow_internet,
+    network: { allowOut: w.allow_out, denyOut: w.deny_out },
     createdAt: new Date(w.created_at),
     lastActiveAt: w.last_active_at ? new Date(w.last_active_at) : null,
   };

@@ -19,8 +19,24 @@ import {
   type TemplateWire,
 } from "./sandbox-info.ts";
 
+/**
+ * Egress rules, as in E2B: an entry of `allowOut` always wins over one of `denyOut`, a denied
+ * destination is blocked, anything else passes. Entries are CIDRs or IPs (`10.0.0.0/8`,
+ * `1.1.1.1`), in `allowOut` also domain names (`pypi.org`, `*.example.com`), each optionally
+ * with `:port` or `:lo-hi`. Allowing a domain needs everything else denied (`0.0.0.0/0` in
+ * `denyOut`, or `allowInternetAccess: false`).
+ */
+export interface SandboxNetworkOptions {
+  allowOut?: string[] | undefined;
+  denyOut?: string[] | undefined;
+}
+
 /** Options of {@link Sandbox.create}. */
 export interface SandboxCreateOptions extends ConnectionOptions {
+  /** False: no destination is reachable but those in `network.allowOut` (default true). */
+  allowInternetAccess?: boolean | undefined;
+  /** Egress rules (see {@link SandboxNetworkOptions}). */
+  network?: SandboxNetworkOptions | undefined;
   /** Template name (default `minimal`). */
   template?: string | undefined;
   /** Inactivity timeout in ms after which the sandbox is paused (0 = never; default 300000). Rounded up to seconds. */
@@ -46,16 +62,48 @@ export interface SandboxConnectOptions extends ConnectionOptions {
 }
 
 /** Options of the per-request calls on a sandbox. */
+export interface SandboxForkOptions extends SandboxRequestOptions {
+  /** How many sandboxes to make (1–8, default 1). */
+  count?: number | undefined;
+  /** Inactivity timeout of the forks in ms (0 = never; default: the source's). Rounded up to seconds. */
+  timeoutMs?: number | undefined;
+  /** Metadata of the forks (default: the source's). */
+  metadata?: Record<string, string> | undefined;
+}
+
 export interface SandboxRequestOptions {
   signal?: AbortSignal | undefined;
   /** Overrides the request timeout (ms). */
   requestTimeoutMs?: number | undefined;
 }
 
+/** Default limit of a fork request (capture plus up to 8 restores). */
+const FORK_TIMEOUT_MS = 300_000;
+
 function msToSeconds(ms: number, field: string): number {
   if (!Number.isFinite(ms) || ms < 0)
     throw new InvalidArgumentError(`${field}: must be a number ≥ 0, got ${ms}`);
   return Math.ceil(ms / 1000);
+}
+
+/** The egress fields of a create or update body (wire names); omitted ones stay out. */
+function egressBody(n: SandboxNetworkOptions & { allowInternetAccess?: boolean | undefined }) {
+  return { allow_internet: n.allowInternetAccess, allow_out: n.allowOut, deny_out: n.denyOut };
+}
+
+/** `PUT /v1/sandboxes/{id}/network`. */
+async function putNetwork(
+  api: ApiClient,
+  sandboxId: string,
+  network: SandboxNetworkOptions & { allowInternetAccess?: boolean | undefined },
+  options: SandboxRequestOptions,
+): Promise<SandboxInfo> {
+  return sandboxInfoOf(
+    await api.request<SandboxWire>("PUT", sandboxPath(sandboxId, "/network"), {
+      ...requestOpts(options),
+      body: egressBody(network),
+    }),
+  );
 }
 
 function sandboxPath(id: string, rest = ""): string {
@@ -138,6 +186,7 @@ export class Sandbox {
         vcpus: options.vcpus,
         memory_mb: options.memoryMb,
         disk_size_mb: options.diskSizeMb,
+        ...egressBody({ allowInternetAccess: options.allowInternetAccess, ...options.network }),
       },
       signal: options.signal,
     });
@@ -181,6 +230,57 @@ export class Sandbox {
   }
 
   /**
+   * Forks a running sandbox by id: `count` new sandboxes on its host that continue from its
+   * memory, processes and files at this instant, while it keeps running. The forks run at once
+   * (each with its own id and envd token). A sandbox that is not running is a conflict error.
+   *
+   * @example
+   * ```ts
+   * const [copy] = await Sandbox.fork("sb-5d2e…");
+   * ```
+   */
+  static async fork(
+    sandboxId: string,
+    options: ConnectionOptions & SandboxForkOptions = {},
+  ): Promise<Sandbox[]> {
+    const config = resolveConfig(options);
+    return Sandbox.forkVia(new ApiClient(config), sandboxId, options);
+  }
+
+  private static async forkVia(
+    api: ApiClient,
+    sandboxId: string,
+    options: SandboxForkOptions,
+  ): Promise<Sandbox[]> {
+    const res = await api.request<{ sandboxes: SandboxWire[] }>("POST", sandboxPath(sandboxId, "/fork"), {
+      // A fork captures the source and starts every fork before answering: allow it time.
+      timeoutMs: FORK_TIMEOUT_MS,
+      ...requestOpts(options),
+      body: {
+        count: options.count,
+        timeout_sec:
+          options.timeoutMs === undefined ? undefined : msToSeconds(options.timeoutMs, "timeoutMs"),
+        metadata: options.metadata,
+      },
+    });
+    return res.sandboxes.map((s) => new Sandbox(s.id, api.config, s.envd_access_token));
+  }
+
+  /**
+   * Forks this sandbox (see {@link Sandbox.fork}): the forks continue from its current memory,
+   * processes and files; it keeps running.
+   *
+   * @example
+   * ```ts
+   * await sandbox.commands.run("echo state > /tmp/x");
+   * const [a, b] = await sandbox.fork({ count: 2 });
+   * ```
+   */
+  fork(options: SandboxForkOptions = {}): Promise<Sandbox[]> {
+    return Sandbox.forkVia(this.api, this.sandboxId, options);
+  }
+
+  /**
    * Information about a sandbox without connecting to it.
    *
    * @example
@@ -194,6 +294,18 @@ export class Sandbox {
   ): Promise<SandboxInfo> {
     const api = new ApiClient(resolveConfig(options));
     return sandboxInfoOf(await api.request<SandboxWire>("GET", sandboxPath(sandboxId), requestOpts(options)));
+  }
+
+  /**
+   * Replaces the egress rules of a running sandbox by id, without connecting to it (see the
+   * instance method {@link Sandbox.updateNetwork}).
+   */
+  static async updateNetwork(
+    sandboxId: string,
+    network: SandboxNetworkOptions & { allowInternetAccess?: boolean | undefined },
+    options: ConnectionOptions & SandboxRequestOptions = {},
+  ): Promise<SandboxInfo> {
+    return putNetwork(new ApiClient(resolveConfig(options)), sandboxId, network, options);
   }
 
   /**
@@ -269,6 +381,18 @@ export class Sandbox {
         body: { timeout_sec: timeout },
       }),
     );
+  }
+
+  /**
+   * Replaces the egress rules of the running sandbox; new connections follow them at once.
+   * Like E2B's `updateNetwork`, what is left out is reset (internet allowed, no lists), e.g.
+   * `updateNetwork({ allowOut: ["pypi.org"], denyOut: ["0.0.0.0/0"] })`.
+   */
+  async updateNetwork(
+    network: SandboxNetworkOptions & { allowInternetAccess?: boolean | undefined },
+    options: SandboxRequestOptions = {},
+  ): Promise<SandboxInfo> {
+    return putNetwork(this.api, this.sandboxId, network, options);
   }
 
   /**

@@ -5,11 +5,12 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadable } from "node:stream/web";
 import { type EntryInfo, Sandbox } from "@wrenn/sdk";
-import { ExitCode } from "../command.ts";
-import { intFlag, type Options, parse, positionalArgs } from "../lib/args.ts";
+import type { Options, Subcommand } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
+import { intFlag, parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
 import { CliError, UsageError } from "../lib/errors.ts";
-import { commandGroup, type Subcommand } from "../lib/group.ts";
+import { commandGroup } from "../lib/group.ts";
 import { bytes, json, table } from "../lib/output.ts";
 import { withSpinner } from "../lib/spinner.ts";
 

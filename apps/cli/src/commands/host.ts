@@ -1,15 +1,16 @@
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { DEFAULT_DATA_DIR, resolveGuestImage } from "@wrenn/images";
-import { ExitCode } from "../command.ts";
-import { type Options, parse, positionalArgs } from "../lib/args.ts";
+import type { Options, Subcommand } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
+import { agentNodeArgs } from "../lib/agent-entry.ts";
+import { parse, positionalArgs } from "../lib/args.ts";
 import { UsageError } from "../lib/errors.ts";
-import { commandGroup, type Subcommand } from "../lib/group.ts";
-
-const AGENT_MAIN = fileURLToPath(import.meta.resolve("@wrenn/host-agent/main"));
+import { commandGroup } from "../lib/group.ts";
 
 const options = {
+  // Only to refuse it with a reason: a token in argv shows in `ps` to every local user.
   token: { type: "string" },
+  "token-file": { type: "string" },
   address: { type: "string" },
   "control-plane": { type: "string" },
   "data-dir": { type: "string" },
@@ -50,15 +51,17 @@ export const command = commandGroup(
     register: hostSubcommand(
       "register",
       "Register with the control plane (one-time token), then run the agent",
-      `Usage: wrenn host register --token <t> --address <ip:port> --control-plane <url> [--data-dir DIR] [--listen ADDR]
+      `Usage: wrenn host register --token-file <file|-> --address <ip:port> --control-plane <url> [--data-dir DIR] [--listen ADDR]
 
 ${COMMON}
 Registers this machine with the control plane using a one-time token from POST /v1/hosts
 (an admin creates it; valid 1 hour), saves the host credentials in
-<data-dir>/host-credentials.json (0600) and starts heartbeating.
+<data-dir>/host-credentials.json (0600) and starts heartbeating. The token never goes on a
+command line (every local user sees those in ps): give it in a file or on stdin, or in the
+environment variable WRENN_REGISTRATION_TOKEN instead of --token-file.
 
 Options:
-  --token T            one-time registration token (wrh_...)
+  --token-file FILE    file holding the one-time registration token (wrh_...); - reads stdin
   --address IP:PORT    where the control plane reaches this agent
   --control-plane URL  the control plane's base URL, e.g. http://10.0.0.2:8080
 ${LOCAL_OPTIONS}`,
@@ -70,7 +73,7 @@ ${LOCAL_OPTIONS}`,
 
 ${COMMON}
 Starts the agent from the credentials 'wrenn host register' saved (after a reboot or a
-crash: sandboxes whose VM kept running are taken over). --token, --address and
+crash: sandboxes whose VM kept running are taken over). --token-file, --address and
 --control-plane only go with 'register'.
 
 Options:
@@ -79,27 +82,33 @@ ${LOCAL_OPTIONS}`,
   },
 );
 
-/** The agent's command line for `sub`, or a usage problem. */
+/**
+ * The agent's command line for `sub`, or a usage problem. The token reaches the agent as the
+ * same file (`--registration-token-file`; with `-` the agent reads the stdin it inherits) or
+ * in the inherited WRENN_REGISTRATION_TOKEN, never as an argument.
+ */
 export function agentArgs(
   sub: "register" | "run",
   v: Partial<Record<keyof typeof options, string>>,
+  env: NodeJS.ProcessEnv = process.env,
 ): string[] | string {
   const args: string[] = [];
+  if (v.token) {
+    return "--token is not accepted (ps shows it to every local user): use --token-file <file|-> or WRENN_REGISTRATION_TOKEN";
+  }
   if (sub === "register") {
-    const missing = (["token", "address", "control-plane"] as const).filter((k) => !v[k]);
-    if (missing.length) return `missing ${missing.map((k) => `--${k}`).join(", ")}`;
+    const missing: string[] = (["address", "control-plane"] as const)
+      .filter((k) => !v[k])
+      .map((k) => `--${k}`);
+    if (!v["token-file"] && !env.WRENN_REGISTRATION_TOKEN)
+      missing.unshift("--token-file (or WRENN_REGISTRATION_TOKEN)");
+    if (missing.length) return `missing ${missing.join(", ")}`;
     if (!/^[^:\s]+:\d{1,5}$/.test(v.address ?? "")) return "--address must look like 10.0.0.5:5007";
     if (!/^https?:\/\/\S+$/.test(v["control-plane"] ?? "")) return "--control-plane must be an http(s) URL";
-    args.push(
-      "--register",
-      v.token ?? "",
-      "--address",
-      v.address ?? "",
-      "--control-plane",
-      v["control-plane"] ?? "",
-    );
+    if (v["token-file"]) args.push("--registration-token-file", v["token-file"]);
+    args.push("--address", v.address ?? "", "--control-plane", v["control-plane"] ?? "");
   } else {
-    const stray = (["token", "address", "control-plane"] as const).filter((k) => v[k]);
+    const stray = (["token-file", "address", "control-plane"] as const).filter((k) => v[k]);
     if (stray.length) return `${stray.map((k) => `--${k}`).join(", ")} only go with 'register'`;
   }
   const port = v.address?.split(":").pop();
@@ -122,7 +131,7 @@ async function imageDataDir(dataDir: string | undefined): Promise<string | undef
 /** Runs the agent in the foreground; signals to this process are passed on; resolves to its exit code. */
 function runAgent(args: string[], imageDir: string | undefined): Promise<number> {
   const env = imageDir ? { ...process.env, WRENN_DATA_DIR: imageDir } : process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", AGENT_MAIN, ...args], { stdio: "inherit", env });
+  const child = spawn(process.execPath, [...agentNodeArgs(), ...args], { stdio: "inherit", env });
   // Ctrl-C reaches the agent directly (same process group); SIGTERM to this process alone must too.
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   process.on("SIGTERM", forward("SIGTERM"));

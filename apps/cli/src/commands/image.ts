@@ -5,10 +5,11 @@ import {
   pruneGuestImages,
   resolveGuestImage,
 } from "@wrenn/images";
-import { ExitCode } from "../command.ts";
-import { intFlag, type Options, parse, positionalArgs } from "../lib/args.ts";
+import type { Options, Subcommand } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
+import { intFlag, parse, positionalArgs } from "../lib/args.ts";
 import { UsageError } from "../lib/errors.ts";
-import { commandGroup, type Subcommand } from "../lib/group.ts";
+import { commandGroup } from "../lib/group.ts";
 import { ago, bytes, details, json, table } from "../lib/output.ts";
 import { Spinner } from "../lib/spinner.ts";
 

@@ -1,5 +1,6 @@
-import { ExitCode } from "../command.ts";
-import { type Options, parse, positionalArgs } from "../lib/args.ts";
+import type { Options } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
+import { parse, positionalArgs } from "../lib/args.ts";
 import { configPath, DEFAULT_API_URL, normalizeUrl, readConfig, writeConfig } from "../lib/config.ts";
 import { CliError } from "../lib/errors.ts";
 import { singleCommand } from "../lib/group.ts";

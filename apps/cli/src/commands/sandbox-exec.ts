@@ -1,10 +1,10 @@
 import { Sandbox } from "@wrenn/sdk";
-import { ExitCode } from "../command.ts";
-import { intFlag, keyValues, type Options, parse } from "../lib/args.ts";
+import type { Options, Subcommand } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
+import { intFlag, keyValues, parse } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
 import { CliError, UsageError } from "../lib/errors.ts";
 import { type ExecExit, type ExecStart, ExecStream } from "../lib/exec-stream.ts";
-import type { Subcommand } from "../lib/group.ts";
 import { listenAll } from "../lib/listeners.ts";
 import { json } from "../lib/output.ts";
 import { commandLine } from "../lib/shell.ts";

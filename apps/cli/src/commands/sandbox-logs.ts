@@ -1,9 +1,9 @@
 import { CommandExitError, Sandbox } from "@wrenn/sdk";
-import { ExitCode } from "../command.ts";
-import { intFlag, type Options, parse, positionalArgs } from "../lib/args.ts";
+import type { Options, Subcommand } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
+import { intFlag, parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
 import { CliError } from "../lib/errors.ts";
-import type { Subcommand } from "../lib/group.ts";
 
 /** The guest command line: all or the last `tail` lines, then (with `follow`) only new ones. */
 export function dmesgScript(follow: boolean, tail: number | undefined): string {

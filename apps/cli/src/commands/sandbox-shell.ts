@@ -1,9 +1,9 @@
 import { CommandExitError, Sandbox } from "@wrenn/sdk";
-import { ExitCode } from "../command.ts";
-import { type Options, parse, positionalArgs } from "../lib/args.ts";
+import type { Options, Subcommand } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
+import { parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
 import { CliError, errorMessage, exitCodeFor } from "../lib/errors.ts";
-import type { Subcommand } from "../lib/group.ts";
 import { listenAll } from "../lib/listeners.ts";
 import { enterRawMode } from "../lib/terminal.ts";
 

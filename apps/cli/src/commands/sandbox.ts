@@ -1,14 +1,17 @@
 import { NotFoundError, Sandbox, type SandboxInfo, type SandboxState } from "@wrenn/sdk";
-import { ExitCode } from "../command.ts";
-import { intFlag, keyValues, listFlag, type Options, parse, positionalArgs } from "../lib/args.ts";
+import type { Options, Subcommand } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
+import { intFlag, keyValues, listFlag, parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
 import { CliError, UsageError } from "../lib/errors.ts";
-import { commandGroup, type Subcommand } from "../lib/group.ts";
+import { commandGroup } from "../lib/group.ts";
 import { json, table } from "../lib/output.ts";
 import { withSpinner } from "../lib/spinner.ts";
 import { sandboxColumns, sandboxDetails, sandboxJson } from "../lib/views.ts";
 import { execCommand } from "./sandbox-exec.ts";
+import { forkCommand } from "./sandbox-fork.ts";
 import { logsCommand } from "./sandbox-logs.ts";
+import { egressFromFlags, egressOptions, egressUsage, networkCommand } from "./sandbox-network.ts";
 import { shellCommand } from "./sandbox-shell.ts";
 
 const STATES: SandboxState[] = ["pending", "starting", "running", "paused", "stopped", "missing", "error"];
@@ -27,6 +30,7 @@ const createOptions = {
   timeout: { type: "string" },
   metadata: { type: "string", multiple: true },
   env: { type: "string", multiple: true },
+  ...egressOptions,
   quiet: { type: "boolean", short: "q", default: false },
 } as const satisfies Options;
 
@@ -44,6 +48,7 @@ Options:
   --timeout SECONDS   pause after this much inactivity, 0 = never (default: 300)
   --metadata K=V      a label to find it by (repeatable)
   --env K=V           an environment variable of every process in it (repeatable)
+${egressUsage}
   -q, --quiet         print only the id (for id=$(wrenn sandbox create -q))
   --json              print the sandbox as JSON`,
   options: createOptions,
@@ -59,6 +64,7 @@ Options:
       timeoutMs: timeout === undefined ? undefined : timeout * 1000,
       metadata: keyValues("metadata", values.metadata),
       envs: keyValues("env", values.env),
+      ...egressFromFlags(values),
     };
     const conn = await connection();
     const info = await withSpinner(
@@ -205,7 +211,7 @@ not exist is reported and makes the exit code 3, and the others are still destro
   },
 };
 
-/** `wrenn sandbox create|list|get|exec|shell|pause|resume|kill|logs`. */
+/** `wrenn sandbox create|list|get|exec|shell|pause|resume|fork|network|kill|logs`. */
 export const command = commandGroup("sandbox", "Create, inspect, enter and destroy sandboxes", {
   create,
   list,
@@ -214,6 +220,8 @@ export const command = commandGroup("sandbox", "Create, inspect, enter and destr
   shell: shellCommand,
   pause,
   resume,
+  fork: forkCommand,
+  network: networkCommand,
   kill,
   logs: logsCommand,
 });

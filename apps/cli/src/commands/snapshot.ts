@@ -1,9 +1,10 @@
 import { Sandbox, type SnapshotInfo } from "@wrenn/sdk";
-import { ExitCode } from "../command.ts";
-import { type Options, parse, positionalArgs } from "../lib/args.ts";
+import type { Options, Subcommand } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
+import { parse, positionalArgs } from "../lib/args.ts";
 import { connection } from "../lib/client.ts";
 import { UsageError } from "../lib/errors.ts";
-import { commandGroup, type Subcommand } from "../lib/group.ts";
+import { commandGroup } from "../lib/group.ts";
 import { ago, bytes, details, json, table } from "../lib/output.ts";
 import { apiRequest } from "../lib/rest.ts";
 import { withSpinner } from "../lib/spinner.ts";
@@ -77,9 +78,9 @@ Options:
       },
       { json: values.json },
     );
-    const t = templateJson(snap);
-    if (values.json) process.stdout.write(json(t));
-    else console.log(`Created snapshot ${t.name} (${t.id}).\n${templateDetails(t)}`);
+    const template = templateJson(snap);
+    if (values.json) process.stdout.write(json(template));
+    else console.log(`Created snapshot ${template.name} (${template.id}).\n${templateDetails(template)}`);
     return ExitCode.ok;
   },
 };

@@ -2,13 +2,12 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type Component, DEFAULT_ADMIN_EMAIL, SessionTokens } from "@wrenn/control-plane";
 import { type Database, freePort, getLoginTeam, getUserByEmail } from "@wrenn/db";
 import { loadCredentials } from "@wrenn/host-agent";
 import { buildGuestImage, DEFAULT_DATA_DIR, resolveGuestImage } from "@wrenn/images";
+import { agentNodeArgs } from "../lib/agent-entry.ts";
 
-const AGENT_MAIN = fileURLToPath(import.meta.resolve("@wrenn/host-agent/main"));
 /** Pausing every sandbox on Ctrl-C takes about a second each on this class of machine. */
 const AGENT_STOP_TIMEOUT_MS = 120_000;
 const AGENT_START_TIMEOUT_MS = 180_000;
@@ -16,13 +15,24 @@ const AGENT_START_TIMEOUT_MS = 180_000;
 const MAX_RESTARTS = 3;
 const CRASH_WINDOW_MS = 60_000;
 
+/**
+ * The first start of `wrenn up` as one numbered sequence: `scripts/wrenn` prints phases 1-3
+ * (Debian packages, npm dependencies, the bundles) before `up` itself runs 4-6.
+ */
+export const UP_PHASES = { services: 4, guestImage: 5, agent: 6, total: 6 } as const;
+
+/** `wrenn up: [n/6] what`: one line of the start-up sequence. */
+export function phaseLine(n: number, what: string): string {
+  return `[${n}/${UP_PHASES.total}] ${what}`;
+}
+
 /** Why `wrenn up` cannot run a host agent here, or undefined when it can. */
 export function agentUnavailableReason(
   qemuBinary = process.env.WRENN_QEMU || "qemu-system-x86_64",
 ): string | undefined {
   if (process.getuid?.() !== 0) return "not running as root (microVM networking needs it)";
   if (spawnSync(qemuBinary, ["--version"], { stdio: "ignore" }).status !== 0) {
-    return `${qemuBinary} is not installed (apt-get install qemu-system-x86)`;
+    return `${qemuBinary} is not installed (as root: scripts/install-system-deps --platform, or apt-get install qemu-system-x86)`;
   }
   return undefined;
 }
@@ -65,7 +75,7 @@ export function localAgentComponent(o: LocalAgentOptions): Component & { banner(
   let env: NodeJS.ProcessEnv = {};
   const crashes: number[] = [];
 
-  const launch = async (args: string[], ready: RegExp) => {
+  const launch = async (args: string[], ready: RegExp, extraEnv: NodeJS.ProcessEnv = {}) => {
     await mkdir(agentDir, { recursive: true, mode: 0o700 });
     const offset = await stat(logPath).then(
       (s) => s.size,
@@ -75,8 +85,8 @@ export function localAgentComponent(o: LocalAgentOptions): Component & { banner(
     let proc: ChildProcess;
     try {
       // Own process group: Ctrl-C in the terminal reaches `up` only, which stops the agent in order.
-      proc = spawn(process.execPath, ["--import", "tsx", AGENT_MAIN, ...launchArgs, ...args], {
-        env,
+      proc = spawn(process.execPath, [...agentNodeArgs(), ...launchArgs, ...args], {
+        env: { ...env, ...extraEnv },
         stdio: ["ignore", fd, fd],
         detached: true,
       });
@@ -133,7 +143,9 @@ export function localAgentComponent(o: LocalAgentOptions): Component & { banner(
     const cp = o.controlPlane();
     if (!cp) throw new Error("the control plane is not running");
     await mkdir(agentDir, { recursive: true, mode: 0o700 });
+    o.say(phaseLine(UP_PHASES.guestImage, "guest image (built once, then cached)"));
     const imageDir = await guestImageDir(o.dataDir, o.say);
+    o.say(phaseLine(UP_PHASES.agent, "host agent"));
     const saved = await loadSavedAgent(agentDir);
     port = saved?.port ?? (await freePort());
     await writeFile(join(agentDir, "up-agent.json"), `${JSON.stringify({ port } satisfies SavedAgent)}\n`);
@@ -153,6 +165,7 @@ export function localAgentComponent(o: LocalAgentOptions): Component & { banner(
     const token = await adminToken(cp.db, o.jwtSecret);
     // Saved credentials are reused unless their host was deleted meanwhile (then they are refused).
     const known = creds ? await hostExists(cp.url, token, creds.hostId) : false;
+    const launchedAt = new Date();
     if (creds && known && creds.controlPlaneUrl === cp.url && saved?.port === port) {
       hostId = creds.hostId;
       await launch([], /host agent started/);
@@ -160,19 +173,14 @@ export function localAgentComponent(o: LocalAgentOptions): Component & { banner(
       // First run (or the control plane moved, or the host was deleted): a new host, registered like any other.
       const created = await api(cp.url, "POST", "/v1/hosts", token, { type: "regular" });
       hostId = String((created.host as { id: string }).id);
+      // The token goes in the environment: a command line is visible to every local user in `ps`.
       await launch(
-        [
-          "--register",
-          String(created.registration_token),
-          "--address",
-          `127.0.0.1:${port}`,
-          "--control-plane",
-          cp.url,
-        ],
+        ["--address", `127.0.0.1:${port}`, "--control-plane", cp.url],
         /registered with the control plane/,
+        { WRENN_REGISTRATION_TOKEN: String(created.registration_token) },
       );
     }
-    await waitOnline(cp.url, token, hostId);
+    await waitOnline(cp.url, token, hostId, launchedAt);
   };
 
   return {
@@ -290,16 +298,23 @@ async function hostExists(base: string, token: string, hostWireId: string): Prom
   return res.ok;
 }
 
-/** Waits until the control plane lists the host `online` (its first heartbeat arrived). */
-async function waitOnline(base: string, token: string, hostWireId: string): Promise<void> {
+/**
+ * Waits until the control plane has a heartbeat of the host from this launch (not merely an
+ * `online` row left by the previous run): that beat carried the agent's sandbox report, applied
+ * before it was recorded, so once this returns the API shows the sandboxes as the agent has them.
+ */
+async function waitOnline(base: string, token: string, hostWireId: string, since: Date): Promise<void> {
   const deadline = Date.now() + 30_000;
   let status = "";
   while (Date.now() < deadline) {
-    status = String((await api(base, "GET", `/v1/hosts/${hostWireId}`, token)).status);
-    if (status === "online") return;
+    const host = await api(base, "GET", `/v1/hosts/${hostWireId}`, token);
+    status = String(host.status);
+    const beat = typeof host.last_heartbeat_at === "string" ? Date.parse(host.last_heartbeat_at) : 0;
+    // Same machine, same clock: the control plane stamps the beat with its own Date.
+    if (status === "online" && beat >= since.getTime()) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`host ${hostWireId} is ${status}, not online, 30 s after the agent started`);
+  throw new Error(`host ${hostWireId} is ${status} without a heartbeat 30 s after the agent started`);
 }
 
 /** SIGKILLs every VMM process whose command line points into `dir` (a killed agent's VMs). */

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -93,6 +93,17 @@ describe("wrenn up", () => {
     const me = await api(base, "GET", "/v1/me", undefined, { "x-api-key": String(key.body.key) });
     expect(me.status).toBe(200);
     expect(me.body.user).toMatchObject({ email: "new@example.com" });
+    // up generated and kept WRENN_ENCRYPTION_KEY: channels (secrets sealed with it) can be created.
+    const saved = JSON.parse(await readFile(join(dirA, "secrets.json"), "utf8"));
+    expect(saved.encryption_key).toMatch(/^[0-9a-f]{64}$/);
+    const channel = await api(
+      base,
+      "POST",
+      "/v1/channels",
+      { name: "ops", provider: "slack", config: { webhook_url: "https://hooks.slack.com/services/T/B/x" } },
+      { authorization: `Bearer ${login.body.token}` },
+    );
+    expect(channel.status).toBe(201);
     // Instance B has its own database.
     expect((await api(`http://127.0.0.1:${portB}`, "POST", "/v1/auth/login", creds)).status).toBe(401);
 

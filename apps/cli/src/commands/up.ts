@@ -6,6 +6,7 @@ import { createLogger } from "@wrenn/common";
 import {
   ConfigError,
   ensureAdminAccount,
+  generateEncryptionKey,
   loadConfig,
   loadDotEnv,
   RedisNotInstalledError,
@@ -16,14 +17,17 @@ import {
   startRedisServer,
 } from "@wrenn/control-plane";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "@wrenn/db";
-import { ExitCode } from "../command.ts";
-import { type Options, parse, positionalArgs } from "../lib/args.ts";
+import type { Options } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
+import { parse, positionalArgs } from "../lib/args.ts";
 import { singleCommand } from "../lib/group.ts";
-import { agentUnavailableReason, localAgentComponent } from "./up-agent.ts";
+import { agentUnavailableReason, localAgentComponent, phaseLine, UP_PHASES } from "./up-agent.ts";
 
 const USAGE = `Usage: wrenn up [--port N] [--data-dir DIR] [--host ADDR] [--no-agent]
 
-Starts everything on this machine and keeps it running until Ctrl-C or SIGTERM:
+Starts everything on this machine and keeps it running until Ctrl-C or SIGTERM. Started as
+'scripts/wrenn up', it first installs the Debian packages the platform needs (as root; else it
+prints the apt-get command), the npm dependencies and the builds (steps 1-3 of 6), then:
   PostgreSQL  embedded, data in <data-dir>/postgres      (skipped when DATABASE_URL is set)
   Redis       a local redis-server, data in <data-dir>/redis (skipped when REDIS_URL is set)
   control plane on http://localhost:<port> (migrations run at start)
@@ -75,7 +79,7 @@ async function up(args: { port?: string; "data-dir"?: string; host?: string; "no
   // ordered shutdown half-way and orphan PostgreSQL and Redis.
   for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
 
-  let secrets: { jwtSecret: string };
+  let secrets: Secrets;
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o755 });
     secrets = await loadSecrets(dataDir);
@@ -96,6 +100,7 @@ async function up(args: { port?: string; "data-dir"?: string; host?: string; "no
       CP_HOST: host,
       WRENN_DATA_DIR: dataDir,
       JWT_SECRET: process.env.JWT_SECRET || secrets.jwtSecret,
+      WRENN_ENCRYPTION_KEY: process.env.WRENN_ENCRYPTION_KEY || secrets.encryptionKey,
     });
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -127,6 +132,7 @@ async function up(args: { port?: string; "data-dir"?: string; host?: string; "no
       stop: async () => postgres?.stop(),
       exited: () => postgres?.exited() ?? new Promise(() => undefined),
       pid: () => postgres?.pid,
+      orphanSignal: "SIGINT", // fast shutdown should `up` itself be killed outright
     });
   }
   if (!redisUrl) {
@@ -184,6 +190,7 @@ async function up(args: { port?: string; "data-dir"?: string; host?: string; "no
 
   // Signal handlers go in before starting, so Ctrl-C during start-up also cleans up.
   const shutdown = supervisor.waitForShutdown();
+  say(phaseLine(UP_PHASES.services, "PostgreSQL, Redis and the control plane"));
   try {
     await supervisor.startAll();
   } catch {
@@ -200,24 +207,38 @@ async function up(args: { port?: string; "data-dir"?: string; host?: string; "no
 }
 
 /** Secrets generated on first run and kept in `<data-dir>/secrets.json` (0600). */
-async function loadSecrets(dataDir: string): Promise<{ jwtSecret: string }> {
+interface Secrets {
+  jwtSecret: string;
+  /** `WRENN_ENCRYPTION_KEY` (channel secrets at rest); added to an older file, never replaced. */
+  encryptionKey: string;
+}
+
+async function loadSecrets(dataDir: string): Promise<Secrets> {
   const file = join(dataDir, "secrets.json");
+  let saved: { jwt_secret?: unknown; encryption_key?: unknown } = {};
   try {
-    const parsed = JSON.parse(await readFile(file, "utf8")) as { jwt_secret?: unknown };
-    if (typeof parsed.jwt_secret === "string" && parsed.jwt_secret.length >= 32)
-      return { jwtSecret: parsed.jwt_secret };
+    saved = JSON.parse(await readFile(file, "utf8")) as typeof saved;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT")
       throw new Error(`cannot read ${file}: ${String(err)}`);
   }
-  const jwtSecret = randomBytes(32).toString("hex");
-  await writeFile(file, `${JSON.stringify({ jwt_secret: jwtSecret }, null, 2)}\n`, { mode: 0o600 });
-  await chmod(file, 0o600);
-  return { jwtSecret };
+  const jwtOk = typeof saved.jwt_secret === "string" && saved.jwt_secret.length >= 32;
+  const keyOk = typeof saved.encryption_key === "string" && saved.encryption_key.length > 0;
+  const secrets = {
+    jwtSecret: jwtOk ? (saved.jwt_secret as string) : randomBytes(32).toString("hex"),
+    // Replacing a saved key would make every stored channel secret unreadable: only ever add one.
+    encryptionKey: keyOk ? (saved.encryption_key as string) : generateEncryptionKey(),
+  };
+  if (!jwtOk || !keyOk) {
+    const body = { ...saved, jwt_secret: secrets.jwtSecret, encryption_key: secrets.encryptionKey };
+    await writeFile(file, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
+    await chmod(file, 0o600);
+  }
+  return secrets;
 }
 
 /** Starts redis-server, installing Debian's package first when it is missing and we are root. */
-async function startLocalRedis(dir: string, say: (l: string) => void, onLog: (l: string) => void) {
+async function startLocalRedis(dir: string, say: (line: string) => void, onLog: (line: string) => void) {
   try {
     return await startRedisServer({ dir, onLog });
   } catch (err) {

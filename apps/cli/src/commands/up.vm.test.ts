@@ -30,8 +30,8 @@ function startUp(port: number) {
   return spawnUp(["--port", String(port), "--data-dir", dataDir], {
     env: {
       WRENN_NET_SLOTS: `${SLOT_FIRST}-${SLOT_FIRST + 9}`,
-      // Reconciliation (paused sandboxes seen as paused after a restart) within a second.
-      HOST_MONITOR_INTERVAL_SEC: "1",
+      // The monitor never runs during the test: only the agent's own reports keep states true.
+      HOST_MONITOR_INTERVAL_SEC: "3600",
     },
     readyTimeoutMs: 300_000,
     children,
@@ -90,6 +90,9 @@ describe("wrenn up with a host agent", () => {
     const hostId = first.output().match(/host agent (host-\S+) online at 127\.0\.0\.1:\d+/)?.[1];
     expect(hostId, first.output()).toBeDefined();
     expect((await stat(join(dataDir, "agent", "host-credentials.json"))).mode & 0o777).toBe(0o600);
+    // The one-time registration token never was on a command line (`ps` shows those to everyone).
+    expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })).not.toMatch(/wrh_/);
+    expect(await readFile(join(dataDir, "agent", "agent.log"), "utf8")).not.toMatch(/wrh_/);
 
     const creds = { email: "ada@example.com", password: "correct horse battery" };
     expect((await api(base, "POST", "/v1/auth/signup", {}, { name: "Ada", ...creds })).status).toBe(201);
@@ -144,6 +147,7 @@ describe("wrenn up with a host agent", () => {
     expect(ourNetworkLeftovers()).toEqual([]);
 
     // Second run: the same host (saved credentials), the sandbox known as paused, resumable.
+    const secondStarted = Date.now();
     const second = startUp(port);
     await second.ready;
     expect(second.output()).toContain(`host agent ${hostId} online`);
@@ -158,13 +162,19 @@ describe("wrenn up with a host agent", () => {
     const hosts = await api(base, "GET", "/v1/hosts", { authorization: `Bearer ${admin.body.token}` });
     const rows = (Array.isArray(hosts.body) ? hosts.body : hosts.body.hosts) as { id: string }[];
     expect(rows.map((h) => h.id)).toEqual([hostId]);
-    const deadline = Date.now() + 60_000;
-    let state = "";
-    while (Date.now() < deadline && state !== "paused") {
-      state = (await api(base, "GET", `/v1/sandboxes/${id}`, auth)).body.state;
-      if (state !== "paused") await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(state).toBe("paused");
+    // At once, through both APIs: the agent reported the pause (at shutdown, and again in its
+    // first heartbeat of this run) before `up` said ready.
+    expect((await api(base, "GET", `/v1/sandboxes/${id}`, auth)).body.state).toBe("paused");
+    expect((await api(base, "GET", `/e2b/sandboxes/${id}`, auth)).body.state).toBe("paused");
+    // The first run's agent already reported the pause with its last heartbeat, at Ctrl-C.
+    const audit = await api(base, "GET", "/v1/audit-logs?limit=100", {
+      authorization: `Bearer ${login.body.token}`,
+    });
+    const reported = (audit.body.items as { action: string; resource_id: string; created_at: string }[]).find(
+      (e) => e.action === "reconcile_paused" && e.resource_id === id,
+    );
+    expect(reported, audit.text).toBeDefined();
+    expect(Date.parse(reported?.created_at ?? "")).toBeLessThan(secondStarted);
     expect((await api(base, "POST", `/v1/sandboxes/${id}/resume`, auth, {})).body).toMatchObject({
       state: "running",
     });

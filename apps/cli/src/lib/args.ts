@@ -1,8 +1,6 @@
-import { type ParseArgsConfig, parseArgs } from "node:util";
+import { parseArgs } from "node:util";
+import type { Options } from "../command.ts";
 import { UsageError } from "./errors.ts";
-
-/** The flags of a command, as `node:util` `parseArgs` takes them. */
-export type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /** Flags every subcommand accepts. */
 export const commonOptions = {

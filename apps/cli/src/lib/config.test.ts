@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ExitCode } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
 import { configPath, readConfig, resolveCredentials, writeConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
 

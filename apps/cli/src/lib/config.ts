@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { ExitCode } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
 import { CliError } from "./errors.ts";
 
 /** What `wrenn login` saves. */

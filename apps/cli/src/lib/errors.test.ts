@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ExitCode } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
 import { CliError, errorMessage, exitCodeFor, UsageError } from "./errors.ts";
 
 /** An error shaped like the SDK's typed errors (name + code + status), built without importing it. */

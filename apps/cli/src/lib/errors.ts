@@ -1,4 +1,5 @@
-import { ExitCode, type ExitCodeValue } from "../command.ts";
+import type { ClientErrorCode } from "@wrenn/common";
+import { ExitCode, type ExitCodeValue } from "../exit-codes.ts";
 
 /** An error the CLI reports as one line and a chosen exit code. */
 export class CliError extends Error {
@@ -32,8 +33,8 @@ const byName: Record<string, ExitCodeValue> = {
   TimeoutError: ExitCode.timeout,
 };
 
-/** Wrenn's closed error-code set (`{code, message}` bodies, `WrennError.code`). */
-const byCode: Record<string, ExitCodeValue> = {
+/** Exit codes for the catalogue's error codes (`{code, message}` bodies, `WrennError.code`); the rest exit 1. */
+const byCode: Partial<Record<ClientErrorCode, ExitCodeValue>> = {
   not_found: ExitCode.notFound,
   unauthenticated: ExitCode.unauthenticated,
   permission_denied: ExitCode.unauthenticated,
@@ -99,7 +100,7 @@ export function exitCodeFor(err: unknown): ExitCodeValue {
   const name = field(err, "name");
   if (typeof name === "string" && name in byName) return byName[name] as ExitCodeValue;
   const code = field(err, "code");
-  if (typeof code === "string" && code in byCode) return byCode[code] as ExitCodeValue;
+  if (typeof code === "string" && code in byCode) return byCode[code as ClientErrorCode] as ExitCodeValue;
   const status = field(err, "status") ?? field(err, "statusCode");
   if (typeof status === "number" && status in byStatus) return byStatus[status] as ExitCodeValue;
   return ExitCode.failure;
@@ -115,6 +116,6 @@ export function errorMessage(err: unknown): string {
     const reason = rootMessage(err) ?? net;
     message = `cannot reach the Wrenn API${where}: ${reason === "fetch failed" ? net : reason} (is it running? check --url / WRENN_API_URL)`;
   }
-  const line = message.split("\n").find((l) => l.trim() !== "") ?? "unknown error";
+  const line = message.split("\n").find((line) => line.trim() !== "") ?? "unknown error";
   return line.trim();
 }

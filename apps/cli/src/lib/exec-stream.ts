@@ -1,5 +1,5 @@
 import { errorFromHttp } from "@wrenn/sdk";
-import WebSocket from "ws";
+import type WebSocket from "ws";
 import { ApiError } from "./rest.ts";
 
 /** The `start` message of `GET /v1/sandboxes/{id}/exec/stream` (without `args`: a bash script). */
@@ -72,9 +72,17 @@ export class ExecStream {
   }
 
   /** Opens the stream, starts the command and resolves once it runs. */
-  static open(conn: StreamConnection, sandboxId: string, start: ExecStart, output: ExecOutput) {
+  static async open(
+    conn: StreamConnection,
+    sandboxId: string,
+    start: ExecStart,
+    output: ExecOutput,
+  ): Promise<ExecStream> {
+    // Loaded here, not with the module: every `wrenn sandbox …` command loads this file, and
+    // only `exec` needs the WebSocket client (a few ms of start-up the others would pay).
+    const { default: WebSocketClient } = await import("ws");
     const url = `${conn.apiUrl.replace(/^http/, "ws")}/v1/sandboxes/${encodeURIComponent(sandboxId)}/exec/stream`;
-    const ws = new WebSocket(url, { headers: { "x-api-key": conn.apiKey }, perMessageDeflate: false });
+    const ws = new WebSocketClient(url, { headers: { "x-api-key": conn.apiKey }, perMessageDeflate: false });
     const started = deferred<number>();
     const exited = deferred<ExecExit>();
     // Settling twice is a no-op: a failure after the start only reaches `exited`.
@@ -166,7 +174,7 @@ export class ExecStream {
 
   /** Closes the stream (which kills the command if it still runs); resolves when closed. */
   close(): Promise<void> {
-    if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    if (this.ws.readyState === this.ws.CLOSED) return Promise.resolve();
     return new Promise((resolve) => {
       this.ws.once("close", () => resolve());
       this.ws.resume(); // output held for a full stdout must not hold up the closing handshake
@@ -180,6 +188,6 @@ export class ExecStream {
   }
 
   private send(message: object): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
   }
 }

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ExitCode } from "../command.ts";
+import type { Subcommand } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { commandGroup, type Subcommand } from "./group.ts";
+import { commandGroup } from "./group.ts";
 
 /** Captures console.log / console.error lines while a command runs. */
 function capture() {

@@ -1,24 +1,6 @@
-import type { Command } from "../command.ts";
-import { ExitCode } from "../command.ts";
-import type { Options } from "./args.ts";
+import type { Command, Subcommand } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
 import { CliError, errorMessage, exitCodeFor, UsageError } from "./errors.ts";
-
-/** One subcommand of a group such as `wrenn sandbox`. */
-export interface Subcommand {
-  /** One line in the group's help. */
-  summary: string;
-  /** Full help for `wrenn <group> <sub> --help`, starting with `Usage:`. */
-  usage: string;
-  /**
-   * The flags `run` parses besides `--help` and `--json` (the help test checks that `usage`
-   * names each one, so the help cannot fall behind the parser).
-   */
-  options?: Options;
-  /** False when it prints no data and so takes no `--json` (default: it does). */
-  json?: boolean;
-  /** Runs with the arguments after the subcommand's name; throws {@link CliError}s or SDK errors. */
-  run(argv: string[]): Promise<number>;
-}
 
 /** True when `--help`/`-h` appears before a `--` separator. */
 function wantsHelp(argv: string[]): boolean {

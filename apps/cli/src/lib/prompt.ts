@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline/promises";
-import { ExitCode } from "../command.ts";
+import { ExitCode } from "../exit-codes.ts";
 import { CliError } from "./errors.ts";
 
 /** Asks one question on the terminal and returns the trimmed answer (or `fallback` for an empty one). */

@@ -12,6 +12,8 @@ const info: SandboxInfo = {
   diskSizeMb: 2048,
   timeoutMs: 300_000,
   metadata: { suite: "cli" },
+  allowInternetAccess: false,
+  network: { allowOut: ["pypi.org"], denyOut: [] },
   createdAt: new Date("2026-01-02T03:04:05.000Z"),
   lastActiveAt: null,
 };
@@ -28,6 +30,9 @@ describe("sandboxJson", () => {
       disk_size_mb: 2048,
       timeout_sec: 300,
       metadata: { suite: "cli" },
+      allow_internet: false,
+      allow_out: ["pypi.org"],
+      deny_out: [],
       created_at: "2026-01-02T03:04:05.000Z",
       last_active_at: null,
     });
@@ -41,6 +46,10 @@ describe("sandboxDetails", () => {
     expect(text).toMatch(/^Timeout:\s+none$/m);
     expect(text).toMatch(/^Host:\s+-$/m);
     expect(text).toMatch(/^Last active:\s+-$/m);
+    expect(text).toMatch(/^Egress:\s+no internet; allow pypi\.org$/m);
+    expect(
+      sandboxDetails({ ...info, allowInternetAccess: true, network: { allowOut: [], denyOut: [] } }),
+    ).toMatch(/^Egress:\s+open$/m);
     expect(text).toMatch(/^Created:\s+2026-01-02T03:04:05.000Z \(\d+d ago\)$/m);
   });
 });

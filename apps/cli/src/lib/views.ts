@@ -9,7 +9,8 @@ export type SandboxJson = Omit<SandboxWire, "envd_access_token">;
 
 /** The inverse of the SDK's `sandboxInfoOf`: {@link SandboxInfo} back to its wire form. */
 export function sandboxJson(info: SandboxInfo): SandboxJson {
-  const { sandboxId, hostId, memoryMb, diskSizeMb, timeoutMs, createdAt, lastActiveAt, ...same } = info;
+  const { sandboxId, hostId, memoryMb, diskSizeMb, timeoutMs, createdAt, lastActiveAt, ...rest } = info;
+  const { allowInternetAccess, network, ...same } = rest;
   return {
     id: sandboxId,
     ...same,
@@ -17,6 +18,9 @@ export function sandboxJson(info: SandboxInfo): SandboxJson {
     memory_mb: memoryMb,
     disk_size_mb: diskSizeMb,
     timeout_sec: Math.round(timeoutMs / 1000),
+    allow_internet: allowInternetAccess,
+    allow_out: network.allowOut,
+    deny_out: network.denyOut,
     created_at: createdAt.toISOString(),
     last_active_at: lastActiveAt?.toISOString() ?? null,
   };
@@ -33,6 +37,17 @@ export const sandboxColumns: Column<SandboxInfo>[] = [
   { header: "METADATA", value: (s) => keyValueList(s.metadata) },
 ];
 
+/** One line for a sandbox's egress rules: `open`, or what is allowed and denied. */
+function egressSummary(s: SandboxInfo): string {
+  const { allowOut, denyOut } = s.network;
+  const parts = [
+    ...(s.allowInternetAccess ? [] : ["no internet"]),
+    ...(allowOut.length ? [`allow ${allowOut.join(", ")}`] : []),
+    ...(denyOut.length ? [`deny ${denyOut.join(", ")}`] : []),
+  ];
+  return parts.length ? parts.join("; ") : "open";
+}
+
 /** `wrenn sandbox get`'s human form. */
 export function sandboxDetails(s: SandboxInfo): string {
   const when = (d: Date | null) => (d ? `${d.toISOString()} (${ago(d)})` : "-");
@@ -47,6 +62,7 @@ export function sandboxDetails(s: SandboxInfo): string {
     ["Disk", `${s.diskSizeMb} MB`],
     ["Timeout", timeout ? `${timeout}s of inactivity, then paused` : "none"],
     ["Metadata", keyValueList(s.metadata)],
+    ["Egress", egressSummary(s)],
     ["Created", when(s.createdAt)],
     ["Last active", when(s.lastActiveAt)],
   ]);

@@ -12,6 +12,8 @@ export interface SessionClaims {
   is_admin: boolean;
   name: string;
   email: string;
+  /** The user's session version when issued; a token older than the user's current one is revoked. */
+  sv: number;
 }
 
 const SESSION_TOKEN: TokenKind = {
@@ -32,15 +34,16 @@ export class SessionTokens {
   }
 
   /** A signed token for `claims`, expiring after the configured TTL. */
-  sign(claims: SessionClaims, now = Date.now()): Promise<string> {
+  sign(claims: Omit<SessionClaims, "sv"> & { sv?: number }, now = Date.now()): Promise<string> {
     const { sub, ...rest } = claims;
-    return signToken(this.#key, SESSION_TOKEN, sub, rest, this.ttlSec, now);
+    return signToken(this.#key, SESSION_TOKEN, sub, { ...rest, sv: rest.sv ?? 0 }, this.ttlSec, now);
   }
 
   /** The claims of a valid token; throws `unauthenticated` for anything tampered, expired or foreign. */
   async verify(token: string): Promise<SessionClaims> {
-    const { sub, team, role, is_admin, name, email } = await verifyToken(this.#key, SESSION_TOKEN, token);
+    const { sub, team, role, is_admin, name, email, sv } = await verifyToken(this.#key, SESSION_TOKEN, token);
     if (
+      (sv !== undefined && !Number.isSafeInteger(sv)) ||
       typeof team !== "string" ||
       (role !== "owner" && role !== "admin" && role !== "member") ||
       typeof is_admin !== "boolean" ||
@@ -49,6 +52,6 @@ export class SessionTokens {
     ) {
       throw errors.unauthenticated(SESSION_TOKEN.invalidMessage);
     }
-    return { sub, team, role, is_admin, name, email };
+    return { sub, team, role, is_admin, name, email, sv: (sv as number | undefined) ?? 0 };
   }
 }

@@ -4,11 +4,14 @@ import type { Sandbox, SandboxState } from "@wrenn/db";
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../http/context.ts";
-import { formatId, parseIdOrInvalid, parseIdOrNotFound } from "../ids.ts";
+import { requireUserText } from "../http/user-text.ts";
+import { formatId, parseIdOrInvalid, parseIdOrNotFound, tryParseId } from "../ids.ts";
 import type { RouteDeps } from "../routes/deps.ts";
 import { type MetricsRange, metricsRanges, type SandboxMetricsService } from "../services/sandbox-metrics.ts";
-import { sandboxLimits } from "../services/sandboxes.ts";
+import { sandboxLimits } from "../services/sandbox-spec.ts";
+import { SandboxDeadlines } from "./deadlines.ts";
 import { e2bErrorResponse, readBody } from "./errors.ts";
+import { E2bNetworkUpdate, e2bEgress } from "./network.ts";
 import {
   type E2bState,
   e2bListedSandbox,
@@ -35,6 +38,7 @@ const NewSandbox = z.looseObject({
   templateID: z.string().min(1).max(256),
   timeout: z.number().int().optional(),
   autoPause: z.boolean().optional(),
+  autoResume: z.looseObject({ enabled: z.boolean() }).nullish(),
   secure: z.boolean().optional(),
   allow_internet_access: z.boolean().optional(),
   metadata: stringMap(64, "metadata").nullish(),
@@ -47,7 +51,10 @@ const NewSandbox = z.looseObject({
 });
 
 const TimeoutBody = z.looseObject({ timeout: z.number().int() });
-const ConnectBody = z.looseObject({ timeout: z.number().int().optional() });
+const ConnectBody = z.looseObject({
+  timeout: z.number().int().optional(),
+  autoPause: z.boolean().optional(),
+});
 const RefreshBody = z.looseObject({ duration: z.number().int().min(0).max(3600).optional() });
 
 function checkTimeout(timeout: number): number {
@@ -57,17 +64,27 @@ function checkTimeout(timeout: number): number {
   return timeout;
 }
 
+// E2B's defaults: a sandbox created or resumed without a timeout runs 15 s.
+const DEFAULT_TIMEOUT_SEC = 15;
+// A paused sandbox resumed by connect without a timeout (the SDK sends none unless given
+// `timeoutMs`) runs the SDK's default sandbox timeout, 300 s, rather than ending mid-use.
+const CONNECT_DEFAULT_TIMEOUT_SEC = 300;
+
 function refuseUnsupported(body: z.infer<typeof NewSandbox>): void {
+  // E2B: auto-resume wakes a sandbox its timeout paused; one that is killed has nothing to wake.
+  if (body.autoResume?.enabled && !body.autoPause) {
+    throw errors.invalidArgument("autoResume needs autoPause (lifecycle.onTimeout 'pause')");
+  }
   if (body.mcp !== undefined && body.mcp !== null)
     throw errors.invalidArgument("mcp is not supported by Wrenn");
   if (body.volumeMounts?.length) throw errors.invalidArgument("volumeMounts are not supported by Wrenn");
-  if (
-    body.allow_internet_access === false ||
-    body.network?.allowOut?.length ||
-    body.network?.denyOut?.length
-  ) {
-    throw errors.invalidArgument("egress rules (allow_internet_access, network) are not supported by Wrenn");
-  }
+}
+
+/** A paused sandbox has no end time to change: E2B asks for a connect first. */
+function requireRunning(row: Sandbox): Sandbox {
+  if (row.state !== "running")
+    throw errors.failedPrecondition(`sandbox is ${row.state}; connect to it first`);
+  return row;
 }
 
 /** `state=running,paused` (or repeated) → Wrenn states; `invalid_argument` for any other value. */
@@ -83,15 +100,39 @@ function parseStates(values: string[] | undefined): SandboxState[] {
 /** E2B's metadata filter: `k=v&k2=v2` with each key and value URL-encoded once more. */
 function parseMetadata(value: string | undefined): Record<string, string> | undefined {
   if (!value) return undefined;
+  let pairs: string[][];
   try {
-    const pairs = [...new URLSearchParams(value)].map(([k, v]) => [
-      decodeURIComponent(k),
-      decodeURIComponent(v),
-    ]);
-    return Object.fromEntries(pairs);
+    pairs = [...new URLSearchParams(value)].map(([k, v]) => [decodeURIComponent(k), decodeURIComponent(v)]);
   } catch {
     throw errors.invalidArgument("metadata must be URL-encoded key=value pairs");
   }
+  // Decoded here, past the boundary's user-text check: check again.
+  return Object.fromEntries(
+    pairs.map(([k = "", v = ""]) => [requireUserText(k, "metadata"), requireUserText(v, "metadata")]),
+  );
+}
+
+/** E2B's `order`: by start time, newest first (`desc`, the default) or oldest first. */
+function parseOrder(value: string | undefined): "asc" | "desc" | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (value !== "asc" && value !== "desc") throw errors.invalidArgument("order must be asc or desc");
+  return value;
+}
+
+/** E2B's `startedAfter`: an RFC 3339 date-time. */
+function parseStartedAfter(value: string | undefined): Date | undefined {
+  if (value === undefined || value === "") return undefined;
+  const at = /^\d{4}-\d{2}-\d{2}T/.test(value) ? new Date(value) : undefined;
+  if (!at || Number.isNaN(at.getTime()))
+    throw errors.invalidArgument("startedAfter must be an RFC 3339 date-time");
+  return at;
+}
+
+/** E2B's `template` filter: a template id (`tpl-…`) or name (E2B's alias; `base` is `minimal`). */
+function parseTemplate(value: string | undefined): { template?: string; templateId?: string } {
+  if (value === undefined || value === "") return {};
+  const id = tryParseId("template", value);
+  return id ? { templateId: id } : { template: templateAliases[value] ?? value };
 }
 
 function parseLimit(value: string | undefined): number {
@@ -128,9 +169,10 @@ function unixSeconds(value: string | undefined, field: string): number | undefin
  */
 export function registerE2bRoutes(
   app: OpenAPIHono<AppEnv>,
-  deps: RouteDeps & { metrics: SandboxMetricsService },
+  deps: RouteDeps & { metrics: SandboxMetricsService; deadlines: SandboxDeadlines },
 ): void {
-  const svc = deps.services.sandboxes;
+  const { deadlines } = deps;
+  const sandboxes = deps.services.sandboxes;
   const e2b = new Hono<AppEnv>();
   e2b.onError((err, c) => e2bErrorResponse(err, c, c.get("log") ?? deps.log));
   e2b.use("*", deps.mw.requireAPIKeyOrJWT);
@@ -138,7 +180,7 @@ export function registerE2bRoutes(
   const idOf = (wire: string) => parseIdOrNotFound("sandbox", wire, "sandbox");
   /** A sandbox that still exists for E2B (killed ones are 404, as in E2B). */
   const live = async (auth: AppEnv["Variables"]["auth"], wire: string): Promise<Sandbox> => {
-    const row = await svc.get(auth, idOf(wire));
+    const row = await sandboxes.get(auth, idOf(wire));
     if (isGone(row.state)) throw errors.notFound(`sandbox ${wire} not found`);
     return row;
   };
@@ -146,26 +188,44 @@ export function registerE2bRoutes(
   const create = async (c: Context<AppEnv>) => {
     const body = await readBody(c, NewSandbox);
     refuseUnsupported(body);
-    const { sandbox, envdAccessToken } = await svc.create(c.get("auth"), {
+    const timeout = checkTimeout(body.timeout ?? DEFAULT_TIMEOUT_SEC);
+    const { sandbox, envdAccessToken } = await sandboxes.create(c.get("auth"), {
       template: templateAliases[body.templateID] ?? body.templateID,
-      timeoutSec: body.timeout === undefined ? undefined : checkTimeout(body.timeout),
+      // E2B's end time replaces Wrenn's inactivity timer (SandboxDeadlines).
+      timeoutSec: 0,
       metadata: body.metadata ?? undefined,
       envs: body.envVars ?? undefined,
+      egress: e2bEgress(body),
     });
-    return c.json(e2bSandbox(sandbox, envdAccessToken), 201);
+    const onTimeout = body.autoPause ? "pause" : "kill";
+    const autoResume = body.autoResume?.enabled ?? false;
+    const started = await deadlines.begin(sandbox, timeout, { onTimeout, autoResume });
+    return c.json(e2bSandbox(started, envdAccessToken), 201);
   };
   e2b.post("/sandboxes", create);
   e2b.post("/v2/sandboxes", create);
 
   e2b.get("/v2/sandboxes", async (c) => {
     const token = c.req.query("nextToken");
-    const page = await svc.list(c.get("auth"), {
+    const filters = {
       states: parseStates(c.req.queries("state")),
       metadata: parseMetadata(c.req.query("metadata")),
+      ...parseTemplate(c.req.query("template")),
+      startedAfter: parseStartedAfter(c.req.query("startedAfter")),
+    };
+    const page = await sandboxes.list(c.get("auth"), {
+      ...filters,
+      order: parseOrder(c.req.query("order")),
       cursor: token ? parseIdOrInvalid("sandbox", token, "nextToken") : undefined,
       limit: parseLimit(c.req.query("limit")),
     });
     if (page.nextCursor) c.header("x-next-token", formatId("sandbox", page.nextCursor));
+    // E2B's X-Total-Running: the running sandboxes the filters match, before the cursor and the
+    // limit; sent when the listing asks for running ones.
+    if (filters.states.some((s) => wrennStatesOf.running.includes(s))) {
+      const running = await sandboxes.count(c.get("auth"), { ...filters, states: wrennStatesOf.running });
+      c.header("x-total-running", String(running));
+    }
     return c.json(page.sandboxes.map(e2bListedSandbox));
   });
 
@@ -176,34 +236,49 @@ export function registerE2bRoutes(
     const all: Sandbox[] = [];
     let cursor: string | undefined;
     do {
-      const page = await svc.list(auth, { states: wrennStatesOf.running, metadata, cursor, limit: 100 });
+      const page = await sandboxes.list(auth, {
+        states: wrennStatesOf.running,
+        metadata,
+        cursor,
+        limit: 100,
+      });
       all.push(...page.sandboxes);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     return c.json(all.map(e2bListedSandbox));
   });
 
-  e2b.get("/sandboxes/:id", async (c) =>
-    c.json(e2bSandboxDetail(await live(c.get("auth"), c.req.param("id")))),
-  );
+  e2b.get("/sandboxes/:id", async (c) => {
+    const row = await live(c.get("auth"), c.req.param("id"));
+    return c.json(e2bSandboxDetail(row, sandboxes.envdAccessToken(row)));
+  });
 
   e2b.delete("/sandboxes/:id", async (c) => {
     const row = await live(c.get("auth"), c.req.param("id"));
-    await svc.destroy(c.get("auth"), row.id);
+    await sandboxes.destroy(c.get("auth"), row.id);
     return c.body(null, 204);
   });
 
   e2b.post("/sandboxes/:id/pause", async (c) => {
     const row = await live(c.get("auth"), c.req.param("id"));
-    await svc.pause(c.get("auth"), row.id); // already paused: failed_precondition → 409, as in E2B
+    await sandboxes.pause(c.get("auth"), row.id); // already paused: failed_precondition → 409, as in E2B
     return c.body(null, 204);
   });
 
+  // E2B's older resume: the sandbox runs `timeout` (15 s) from now; `autoPause` picks its end.
   e2b.post("/sandboxes/:id/resume", async (c) => {
-    await readBody(c, ConnectBody);
+    const body = await readBody(c, ConnectBody);
+    const timeout = checkTimeout(body.timeout ?? DEFAULT_TIMEOUT_SEC);
     const row = await live(c.get("auth"), c.req.param("id"));
-    const resumed = await svc.resume(c.get("auth"), row.id);
-    return c.json(e2bSandbox(resumed, row.envdAccessToken), 201);
+    let resumed = await sandboxes.resume(c.get("auth"), row.id);
+    if (SandboxDeadlines.governs(row) || body.autoPause !== undefined) {
+      const autoPause = body.autoPause ?? row.onTimeout === "pause";
+      resumed = await deadlines.begin(resumed, timeout, {
+        onTimeout: autoPause ? "pause" : "kill",
+        autoResume: row.autoResume,
+      });
+    }
+    return c.json(e2bSandbox(resumed, sandboxes.envdAccessToken(row)), 201);
   });
 
   // Connect: resumes a paused sandbox (201) or keeps a running one alive (200).
@@ -212,26 +287,33 @@ export function registerE2bRoutes(
     const timeout = body.timeout === undefined ? undefined : checkTimeout(body.timeout);
     const auth = c.get("auth");
     const row = await live(auth, c.req.param("id") ?? "");
-    const { sandbox, envdAccessToken } = await svc.connect(auth, row.id);
-    // E2B: connect only ever extends the TTL, so a timeout here raises a shorter one and never lowers it.
-    const current =
-      timeout === undefined ? await svc.ping(auth, row.id) : await svc.keepAlive(auth, row.id, timeout);
-    return c.json(
-      e2bSandbox({ ...sandbox, ...current }, envdAccessToken),
-      row.state === "paused" ? 201 : 200,
-    );
+    const { sandbox, envdAccessToken } = await sandboxes.connect(auth, row.id);
+    const wasPaused = row.state === "paused";
+    let current: Sandbox;
+    if (SandboxDeadlines.governs(row)) {
+      // E2B: connect never shortens the end time; a resumed sandbox (no end while paused) gets one.
+      const seconds = timeout ?? (wasPaused ? CONNECT_DEFAULT_TIMEOUT_SEC : undefined);
+      current = seconds === undefined ? sandbox : await deadlines.extend(sandbox, seconds, wasPaused);
+    } else {
+      // Wrenn's inactivity timer: a timeout here raises a shorter one and never lowers it.
+      current =
+        timeout === undefined
+          ? await sandboxes.ping(auth, row.id)
+          : await sandboxes.keepAlive(auth, row.id, timeout);
+    }
+    return c.json(e2bSandbox({ ...sandbox, ...current }, envdAccessToken), wasPaused ? 201 : 200);
   };
   e2b.post("/sandboxes/:id/connect", connect);
   e2b.post("/v2/sandboxes/:id/connect", connect);
 
-  // E2B's timeout is "expire N seconds from now"; Wrenn's is an inactivity timer that pauses.
-  // Both map onto the inactivity timeout, applied to the running VM at once and counted from
-  // now, so an idle sandbox pauses N seconds after this call (activity postpones it further).
-  // A paused sandbox keeps the value for its resume. 0 means never (Wrenn), not "expire now".
+  // E2B's timeout is "end N seconds from now", earlier or later than before. A sandbox created
+  // through /v1 keeps Wrenn's inactivity timer instead: the value becomes its inactivity timeout,
+  // applied to the running VM at once. 0 means never (Wrenn), not "expire now".
   e2b.post("/sandboxes/:id/timeout", async (c) => {
     const timeout = checkTimeout((await readBody(c, TimeoutBody)).timeout);
     const row = await live(c.get("auth"), c.req.param("id"));
-    await svc.setTimeout(c.get("auth"), row.id, timeout);
+    if (SandboxDeadlines.governs(row)) await deadlines.reset(requireRunning(row), timeout);
+    else await sandboxes.setTimeout(c.get("auth"), row.id, timeout);
     return c.body(null, 204);
   });
   // E2B's refresh keeps the sandbox alive for `duration` more seconds without ever shortening its
@@ -239,8 +321,18 @@ export function registerE2bRoutes(
   e2b.post("/sandboxes/:id/refreshes", async (c) => {
     const { duration } = await readBody(c, RefreshBody);
     const row = await live(c.get("auth"), c.req.param("id"));
-    if (duration === undefined) await svc.ping(c.get("auth"), row.id);
-    else await svc.keepAlive(c.get("auth"), row.id, duration);
+    if (SandboxDeadlines.governs(row)) {
+      if (duration !== undefined) await deadlines.extend(requireRunning(row), duration, false);
+    } else if (duration === undefined) await sandboxes.ping(c.get("auth"), row.id);
+    else await sandboxes.keepAlive(c.get("auth"), row.id, duration);
+    return c.body(null, 204);
+  });
+
+  // E2B's update-network: replaces the egress rules of a running sandbox (omitted lists are cleared).
+  e2b.put("/sandboxes/:id/network", async (c) => {
+    const egress = e2bEgress(await readBody(c, E2bNetworkUpdate));
+    const row = await live(c.get("auth"), c.req.param("id"));
+    await sandboxes.updateEgress(c.get("auth"), row.id, egress);
     return c.body(null, 204);
   });
 

@@ -1,5 +1,6 @@
 import type { Sandbox, SandboxState } from "@wrenn/db";
 import { formatId } from "../ids.ts";
+import { e2bNetworkDetail } from "./network.ts";
 
 /**
  * The envd version our guest agent reports (apps/envd/src/server.ts). The `e2b` SDK
@@ -29,8 +30,12 @@ export function isGone(state: SandboxState): boolean {
 // A sandbox without an inactivity timeout never expires.
 const NEVER = "9999-12-31T23:59:59.000Z";
 
-/** When the inactivity timeout would pause the sandbox if nothing happens until then. */
+/**
+ * E2B's end time when the sandbox follows E2B's lifecycle (none while paused or with timeout 0);
+ * otherwise when Wrenn's inactivity timeout would pause it if nothing happens until then.
+ */
 function endAt(s: Sandbox): string {
+  if (s.onTimeout !== null) return s.endAt?.toISOString() ?? NEVER;
   if (s.timeoutSec === 0) return NEVER;
   const from = s.lastActiveAt ?? s.startedAt ?? s.createdAt;
   return new Date(from.getTime() + s.timeoutSec * 1000).toISOString();
@@ -71,12 +76,13 @@ export function e2bListedSandbox(s: Sandbox) {
 }
 
 /** E2B's `SandboxDetail` (get answers). */
-export function e2bSandboxDetail(s: Sandbox) {
+export function e2bSandboxDetail(s: Sandbox, envdAccessToken: string | null) {
   return {
     ...e2bListedSandbox(s),
-    ...(s.envdAccessToken ? { envdAccessToken: s.envdAccessToken } : {}),
+    ...e2bNetworkDetail(s),
+    ...(envdAccessToken ? { envdAccessToken } : {}),
     domain: null,
-    // Wrenn's timeout pauses (memory and disk kept); it never kills.
-    lifecycle: { autoResume: false, onTimeout: "pause" },
+    // Sandboxes created through /v1 follow Wrenn's inactivity timer, which pauses (never kills).
+    lifecycle: { autoResume: s.autoResume, onTimeout: s.onTimeout ?? "pause" },
   };
 }

@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { type ProcessTestDeployment, startTestDeploymentWithAgentProcess } from "@wrenn/testing/deployment";
+import { pollUntil } from "@wrenn/testing/poll";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ProcessTestDeployment, startTestDeploymentWithAgentProcess } from "../testing-deployment.ts";
 
 // A real deployment whose host agent is its own process: killed with SIGKILL, the host goes
 // `unreachable` and its sandbox `missing`; restarted (no --register, saved credentials) the
@@ -21,17 +22,6 @@ afterAll(async () => {
 });
 
 const json = (apiKey: string) => ({ "x-api-key": apiKey, "content-type": "application/json" });
-
-async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await read();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what}: still ${JSON.stringify(last)} after ${ms} ms`);
-}
 
 function alive(pid: number): Promise<boolean> {
   return readFile(`/proc/${pid}/stat`, "utf8").then(
@@ -86,8 +76,8 @@ describe("host agent crash", () => {
     const killedAt = Date.now();
     // The VM outlives its agent.
     expect(await alive(vmPid)).toBe(true);
-    await waitFor("host status", hostStatus, (s) => s === "unreachable");
-    const missing = await waitFor(
+    await pollUntil("host status", hostStatus, (s) => s === "unreachable");
+    const missing = await pollUntil(
       "sandbox state",
       async () => (await api("GET", `/v1/sandboxes/${id}`)).body.state,
       (s) => s === "missing",
@@ -101,8 +91,8 @@ describe("host agent crash", () => {
     await d.agentProcess.restart();
     expect(d.agentProcess.output()).toContain(`"adopted":["${id}"]`);
     const restartedAt = Date.now();
-    await waitFor("host status", hostStatus, (s) => s === "online");
-    await waitFor(
+    await pollUntil("host status", hostStatus, (s) => s === "online");
+    await pollUntil(
       "sandbox state",
       async () => (await api("GET", `/v1/sandboxes/${id}`)).body.state,
       (s) => s === "running",

@@ -1,7 +1,7 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { type ProcessTestDeployment, startTestDeploymentWithAgentProcess } from "@wrenn/testing/deployment";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ProcessTestDeployment, startTestDeploymentWithAgentProcess } from "../testing-deployment.ts";
 import { AgentTls } from "../tls/agent-tls.ts";
 
 // mTLS with the host agent as its own process (`host-agent --register …`, as `wrenn up` and

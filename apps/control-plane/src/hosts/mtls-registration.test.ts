@@ -15,8 +15,8 @@ import {
   loadCredentials,
   saveCredentials,
 } from "@wrenn/host-agent";
+import { call, createTestApp, signupUser, type TestApp } from "@wrenn/testing/app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
 import { AgentTls, HOST_CERT_TTL_MS } from "../tls/agent-tls.ts";
 import { CertificateAuthority, certificateFingerprint } from "../tls/ca.ts";
 import { HostClientPool } from "./pool.ts";

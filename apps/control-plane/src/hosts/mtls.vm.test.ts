@@ -4,9 +4,9 @@ import { request as httpRequest } from "node:http";
 import { connect as http2Connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
+import { apiFetch } from "@wrenn/testing/api";
+import { startTestDeployment, type TestDeployment } from "@wrenn/testing/deployment";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiFetch } from "../testing-api.ts";
-import { startTestDeployment, type TestDeployment } from "../testing-deployment.ts";
 import { AgentTls } from "../tls/agent-tls.ts";
 import { CertificateAuthority } from "../tls/ca.ts";
 

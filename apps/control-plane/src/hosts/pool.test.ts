@@ -2,10 +2,11 @@ import { createServer, type ServerHttp2Session } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { ErrorCodes, errorCodeByConnectCode } from "@wrenn/common";
 import { freePort } from "@wrenn/db";
 import { HostAgentService } from "@wrenn/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentError, callAgent, errorCodeByConnectCode, HostClientPool } from "./pool.ts";
+import { agentError, agentErrorCode, callAgent, HostClientPool } from "./pool.ts";
 
 // A Connect server on h2c answering with chosen error codes: it stands in for an agent
 // failing in ways a healthy real agent cannot be made to (the real agent is used in
@@ -79,6 +80,7 @@ describe("HostClientPool", () => {
   it("covers every Connect code", () => {
     for (const code of Object.values(Code).filter((v) => typeof v === "number")) {
       expect(errorCodeByConnectCode[code as Code], Code[code as Code]).toBeDefined();
+      expect(ErrorCodes, Code[code as Code]).toContain(agentErrorCode(code as Code));
     }
     expect(agentError(new Error("boom"), "x").code).toBe("internal");
   });

@@ -1,6 +1,6 @@
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { type ErrorCode, errors, WrennError } from "@wrenn/common";
+import { type ErrorCode, errorCodeByConnectCode, errors, isErrorCode, WrennError } from "@wrenn/common";
 import { HostAgentService } from "@wrenn/proto";
 import type { AgentTls } from "../tls/agent-tls.ts";
 
@@ -59,25 +59,23 @@ export class HostClientPool {
   }
 }
 
-/** The one mapping from Connect codes (as the agent answers) to Wrenn error codes. */
-export const errorCodeByConnectCode: Record<Code, ErrorCode> = {
-  [Code.Canceled]: "unavailable",
-  [Code.Unknown]: "internal",
-  [Code.InvalidArgument]: "invalid_argument",
-  [Code.DeadlineExceeded]: "unavailable",
-  [Code.NotFound]: "not_found",
-  [Code.AlreadyExists]: "already_exists",
-  [Code.PermissionDenied]: "internal", // the control plane is always allowed: a refusal is our bug
-  [Code.ResourceExhausted]: "resource_exhausted",
-  [Code.FailedPrecondition]: "failed_precondition",
-  [Code.Aborted]: "failed_precondition",
-  [Code.OutOfRange]: "invalid_argument",
-  [Code.Unimplemented]: "internal",
-  [Code.Internal]: "internal",
-  [Code.Unavailable]: "unavailable",
-  [Code.DataLoss]: "internal",
+/**
+ * How the control plane reads an agent's Connect code, where it differs from the common
+ * `errorCodeByConnectCode`: the control plane is always allowed, so a refusal is our bug; an
+ * agent call that ran out of time or was cancelled means the host is as good as unreachable.
+ */
+const agentCodeOverrides: Partial<Record<Code, ErrorCode>> = {
+  [Code.PermissionDenied]: "internal",
   [Code.Unauthenticated]: "internal",
+  [Code.Canceled]: "unavailable",
+  [Code.DeadlineExceeded]: "unavailable",
 };
+
+/** The Wrenn code of an agent's Connect code, within the control plane's closed set. */
+export function agentErrorCode(code: Code): ErrorCode {
+  const mapped = agentCodeOverrides[code] ?? errorCodeByConnectCode[code];
+  return isErrorCode(mapped) ? mapped : "internal";
+}
 
 /**
  * Turns an agent call failure into a WrennError. Agent messages are client-safe
@@ -86,16 +84,16 @@ export const errorCodeByConnectCode: Record<Code, ErrorCode> = {
  */
 export function agentError(err: unknown, what: string): WrennError {
   if (err instanceof WrennError) return err;
-  const ce = ConnectError.from(err);
-  if (isTlsFailure(ce.cause)) {
+  const connectError = ConnectError.from(err);
+  if (isTlsFailure(connectError.cause)) {
     // A certificate the other side refuses makes the host unusable, as if it were down.
     return errors.unavailable(`host agent unavailable while trying to ${what} (TLS handshake failed)`, err);
   }
-  const code = errorCodeByConnectCode[ce.code];
+  const code = agentErrorCode(connectError.code);
   if (code === "unavailable")
     return errors.unavailable(`host agent unavailable while trying to ${what}`, err);
   if (code === "internal") return errors.internal(`host agent failed to ${what}`, err);
-  return new WrennError(code, ce.rawMessage, { cause: err });
+  return new WrennError(code, connectError.rawMessage, { cause: err });
 }
 
 // Node's TLS errors: its own (ERR_TLS_*, ERR_SSL_*) and OpenSSL's verification codes.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type KnownSandbox, planReconciliation } from "./reconcile.ts";
+import { type KnownSandbox, planFromHeartbeat, planReconciliation } from "./reconcile.ts";
 
 const now = new Date("2026-01-01T12:00:00Z");
 const old = new Date(now.getTime() - 5 * 60_000);
@@ -116,6 +116,34 @@ describe("planReconciliation", () => {
     expect(plan).toEqual([
       { kind: "restore", id: "p", from: "paused" },
       { kind: "restore", id: "s", from: "starting" },
+    ]);
+  });
+});
+
+describe("planFromHeartbeat", () => {
+  it("settles only what the report proves at once: auto-pauses and missing sandboxes still running", () => {
+    const rows = [
+      sb("paused-by-agent", "running", { lastUpdated: fresh }),
+      sb("back", "missing"),
+      sb("gone", "running"),
+      sb("stale-starting", "starting"),
+    ];
+    const plan = planFromHeartbeat(
+      H,
+      rows,
+      {
+        alive: [
+          { id: "back", starting: false },
+          { id: "stale-starting", starting: false },
+          { id: "orphan", starting: false },
+        ],
+        autoPaused: ["paused-by-agent"],
+      },
+      now,
+    );
+    expect(plan).toEqual([
+      { kind: "mark_paused", id: "paused-by-agent", from: "running" },
+      { kind: "restore", id: "back", from: "missing" },
     ]);
   });
 });

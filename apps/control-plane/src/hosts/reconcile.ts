@@ -78,3 +78,20 @@ export function planReconciliation(
   }
   return actions;
 }
+
+/**
+ * The part of {@link planReconciliation} a heartbeat's sandbox report settles at once: sandboxes
+ * the agent paused on its own become `paused`, and `missing` ones it runs become `running`
+ * again. Losing a sandbox, orphans and the `starting`/`paused` repairs stay with the monitor,
+ * which asks the agent directly and waits out operations in flight.
+ */
+export function planFromHeartbeat(
+  hostId: string,
+  onHost: KnownSandbox[],
+  report: AgentReport,
+  now: Date,
+): ReconcileAction[] {
+  return planReconciliation(hostId, onHost, [], report, now).filter(
+    (a) => a.kind === "mark_paused" || (a.kind === "restore" && a.from === "missing"),
+  );
+}

@@ -1,7 +1,8 @@
 import {
-  type ErrorCode,
+  errorCodeForHttpStatus,
   errors,
   httpStatusByCode,
+  isErrorCode,
   isWrennError,
   type Logger,
   WrennError,
@@ -10,13 +11,6 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
-
-// Framework-raised statuses (e.g. the JSON body parser's 400) are translated back
-// to our codes; 413 and any other 4xx become invalid_argument.
-const codeByStatus = new Map<number, ErrorCode>();
-for (const [code, status] of Object.entries(httpStatusByCode) as [ErrorCode, number][]) {
-  if (!codeByStatus.has(status)) codeByStatus.set(status, code);
-}
 
 /** Converts anything thrown in a request into a {@link WrennError}; unknown errors become `internal`. */
 export function toWrennError(err: unknown): WrennError {
@@ -27,7 +21,10 @@ export function toWrennError(err: unknown): WrennError {
     });
   }
   if (err instanceof HTTPException && err.status < 500) {
-    const code = codeByStatus.get(err.status) ?? "invalid_argument";
+    // Framework-raised statuses (e.g. the JSON body parser's 400) are translated back to our
+    // codes; a 4xx with no code of the closed set of its own becomes invalid_argument.
+    const mapped = errorCodeForHttpStatus(err.status);
+    const code = isErrorCode(mapped) ? mapped : "invalid_argument";
     return new WrennError(code, err.message || "bad request", { cause: err });
   }
   return errors.internal("internal error", err);
@@ -42,6 +39,8 @@ export function errorResponse(err: unknown, c: Context, log: Logger): Response {
   const status = httpStatusByCode[e.code] as ContentfulStatusCode;
   if (status >= 500) log.error({ err: e.cause ?? e, code: e.code }, e.message);
   else if (e.cause) log.debug({ err: e.cause, code: e.code }, e.message);
+  const retryAfter = e.details?.retry_after_sec;
+  if (typeof retryAfter === "number") c.header("Retry-After", String(retryAfter));
   return c.json(e.toJSON(), status);
 }
 

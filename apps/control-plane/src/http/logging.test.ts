@@ -1,9 +1,9 @@
 import { Writable } from "node:stream";
 import { redactedPaths } from "@wrenn/common";
+import { call, createTestApp, type TestApp } from "@wrenn/testing/app";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../app.ts";
-import { call, createTestApp, type TestApp } from "../testing.ts";
 
 let t: TestApp;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
+import { call, createTestApp, type TestApp } from "@wrenn/testing/app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { call, createTestApp, type TestApp } from "../testing.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -13,6 +13,8 @@ afterAll(async () => {
 const expectedRoutes = [
   "post /v1/auth/signup",
   "post /v1/auth/login",
+  "post /v1/auth/logout",
+  "post /v1/auth/password",
   "post /v1/auth/switch-team",
   "get /v1/auth/oauth/{provider}",
   "get /v1/auth/oauth/{provider}/callback",
@@ -48,6 +50,7 @@ const expectedRoutes = [
   "get /v1/sandboxes/{id}",
   "delete /v1/sandboxes/{id}",
   "post /v1/sandboxes/{id}/exec",
+  "post /v1/sandboxes/{id}/fork",
   "post /v1/sandboxes/{id}/pause",
   "post /v1/sandboxes/{id}/resume",
   "post /v1/sandboxes/{id}/ping",
@@ -70,8 +73,39 @@ const expectedRoutes = [
   "get /v1/snapshots",
   "get /v1/snapshots/{name}",
   "delete /v1/snapshots/{name}",
+  "post /v1/builds",
+  "get /v1/builds",
+  "get /v1/builds/{id}",
+  "post /v1/builds/{id}/cancel",
+  "get /v1/builds/{id}/logs",
+  "get /v1/builds/{id}/events",
+  "post /v1/admin/builds",
+  "get /v1/admin/builds",
+  "get /v1/admin/builds/{id}",
+  "post /v1/admin/builds/{id}/cancel",
+  "get /v1/admin/builds/{id}/logs",
+  "get /v1/admin/builds/{id}/events",
+  "get /v1/channels/providers",
+  "get /v1/channels",
+  "post /v1/channels",
+  "post /v1/channels/test",
+  "get /v1/channels/{id}",
+  "patch /v1/channels/{id}",
+  "delete /v1/channels/{id}",
+  "put /v1/channels/{id}/config",
+  "put /v1/sandboxes/{id}/network",
+  "post /v1/channels/{id}/test",
+  "get /v1/channels/{id}/deliveries",
   "get /v1/admin/templates",
   "delete /v1/admin/templates/{name}",
+  "post /v1/ws-tickets",
+  "post /v1/port-tickets",
+  "get /v1/sandboxes/stats",
+  "get /v1/admin/hosts",
+  "get /v1/admin/teams",
+  "get /v1/admin/users",
+  "put /v1/admin/users/{id}/admin",
+  "get /v1/admin/audit-logs",
 ];
 
 describe("OpenAPI", () => {

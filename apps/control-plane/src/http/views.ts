@@ -140,3 +140,20 @@ export function auditView(a: AuditLog): z.infer<typeof AuditLogSchema> {
     created_at: a.createdAt.toISOString(),
   };
 }
+
+/** One page of audit events on the wire (the team's trail and the platform-wide one alike). */
+export const AuditLogPageSchema = z.object({
+  items: z.array(AuditLogSchema),
+  next_cursor: z.string().nullable(),
+});
+
+/** The wire form of a page of audit rows; the cursor is the last row's id (`evt-…`). */
+export function auditPageView(page: {
+  items: AuditLog[];
+  nextCursor: string | null;
+}): z.infer<typeof AuditLogPageSchema> {
+  return {
+    items: page.items.map(auditView),
+    next_cursor: page.nextCursor ? formatId("auditLog", page.nextCursor) : null,
+  };
+}

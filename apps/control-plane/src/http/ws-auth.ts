@@ -1,8 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { httpStatusByCode, type Logger } from "@wrenn/common";
+import type { Credentials } from "../services/authenticator.ts";
 import { toWrennError } from "./errors.ts";
-import type { Credentials } from "./middleware.ts";
 import { rejectUpgrade } from "./upgrade.ts";
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -1,3 +1,6 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { isProcessAlive } from "@wrenn/common";
 import { describe, expect, it } from "vitest";
 import { type Component, Supervisor } from "./supervisor.ts";
 
@@ -54,47 +57,80 @@ describe("Supervisor", () => {
   });
 });
 
+/**
+ * Runs a process that starts a detached child (own process group, like postgres under `wrenn up`)
+ * through the supervisor, prints its pid, then ends as `ending` says (50 ms later); answers how it
+ * ended and whether the child was gone within 5 s.
+ */
+async function superviseSleeperThen(ending: string) {
+  const supervisorPath = fileURLToPath(new URL("./supervisor.ts", import.meta.url));
+  const script = `
+    import { spawn } from "node:child_process";
+    import { Supervisor } from ${JSON.stringify(supervisorPath)};
+    let child;
+    const s = new Supervisor(() => undefined).add({
+      name: "sleeper",
+      async start() { child = spawn("sleep", ["300"], { detached: true, stdio: "ignore" }); },
+      async stop() { child?.kill(); },
+      pid: () => child?.pid,
+    });
+    await s.startAll();
+    console.log(child.pid);
+    setTimeout(() => { ${ending} }, 50);
+  `;
+  const proc = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  let out = "";
+  proc.stdout.on("data", (d) => {
+    out += d;
+  });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    proc.once("exit", (c, sig) => resolve([c, sig])),
+  );
+  const pid = Number(out.trim());
+  expect(pid).toBeGreaterThan(0);
+  for (let i = 0; i < 50 && isProcessAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  return { code, signal, childAlive: isProcessAlive(pid) };
+}
+
 describe("Supervisor exit guard", () => {
   it("signals started children when its process dies without an ordered stop", async () => {
-    const { spawn } = await import("node:child_process");
-    const { fileURLToPath } = await import("node:url");
-    const supervisorPath = fileURLToPath(new URL("./supervisor.ts", import.meta.url));
-    // A process that starts a detached child (own process group, like postgres under `wrenn up`)
-    // through the supervisor, prints its pid, then dies of an uncaught error.
-    const script = `
-      import { spawn } from "node:child_process";
-      import { Supervisor } from ${JSON.stringify(supervisorPath)};
-      let child;
-      const s = new Supervisor(() => undefined).add({
-        name: "sleeper",
-        async start() { child = spawn("sleep", ["300"], { detached: true, stdio: "ignore" }); },
-        async stop() { child?.kill(); },
-        pid: () => child?.pid,
-      });
-      await s.startAll();
-      console.log(child.pid);
-      setTimeout(() => { throw new Error("boom"); }, 50);
-    `;
-    const proc = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-      stdio: ["ignore", "pipe", "ignore"],
-    });
-    let out = "";
-    proc.stdout.on("data", (d) => {
-      out += d;
-    });
-    const code = await new Promise<number | null>((resolve) => proc.once("exit", resolve));
-    expect(code).not.toBe(0);
-    const pid = Number(out.trim());
-    expect(pid).toBeGreaterThan(0);
-    const alive = () => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
+    const r = await superviseSleeperThen('throw new Error("boom");');
+    expect(r.code).not.toBe(0);
+    expect(r.childAlive).toBe(false);
+  });
+});
+
+describe("Supervisor parent-death watch", () => {
+  it("ends a started child when the supervising process is SIGKILLed (no exit hook runs)", async () => {
+    // SIGKILL runs no exit hook: only the watcher process (pipe closed by the kernel) can act.
+    const r = await superviseSleeperThen('process.kill(process.pid, "SIGKILL");');
+    expect(r.signal).toBe("SIGKILL");
+    expect(r.childAlive).toBe(false);
+  });
+
+  it("tells the watcher each child it started, forgets those it stopped, then releases it", async () => {
+    const calls: string[] = [];
+    const reaper = {
+      watch: (pid: number, signal?: NodeJS.Signals, graceMs?: number) =>
+        calls.push(`watch ${pid} ${signal ?? "default"} ${graceMs}`),
+      forget: (pid: number) => calls.push(`forget ${pid}`),
+      release: () => calls.push("release"),
     };
-    for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(alive()).toBe(false);
+    const events: string[] = [];
+    const s = new Supervisor(() => undefined, reaper)
+      .add({ ...fake("postgres", events).c, pid: () => 11, orphanSignal: "SIGINT" })
+      .add(fake("control plane", events).c) // no child process: nothing to watch
+      .add({ ...fake("redis", events).c, pid: () => 12, stopTimeoutMs: 5000 });
+    await s.startAll();
+    await s.stopAll();
+    expect(calls).toEqual([
+      "watch 11 SIGINT 15000",
+      "watch 12 default 5000",
+      "forget 12",
+      "forget 11",
+      "release",
+    ]);
   });
 });

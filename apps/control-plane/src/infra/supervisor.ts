@@ -1,3 +1,5 @@
+import { createOrphanReaper, type OrphanReaper } from "./orphan-reaper.ts";
+
 /** One long-running part of a local deployment (a database, Redis, the control plane, a host agent …). */
 export interface Component {
   name: string;
@@ -9,6 +11,11 @@ export interface Component {
   exited?(): Promise<unknown>;
   /** The part's child process, if it has one: signalled if this process dies without an ordered stop. */
   pid?(): number | undefined;
+  /**
+   * The signal that makes the child shut down cleanly when this process died without stopping it
+   * (default SIGTERM; PostgreSQL wants SIGINT, its fast shutdown).
+   */
+  orphanSignal?: NodeJS.Signals;
   /** How long {@link stop} may take before shutdown moves on (default 15 s). */
   stopTimeoutMs?: number;
 }
@@ -26,7 +33,14 @@ export class Supervisor {
   private stopping: Promise<void> | undefined;
   private crashed: ((name: string) => void) | undefined;
 
-  constructor(private readonly say: (line: string) => void) {}
+  /**
+   * @param reaper ends started children if this process is killed outright (SIGKILL skips every
+   *   exit hook); see {@link createOrphanReaper}.
+   */
+  constructor(
+    private readonly say: (line: string) => void,
+    private readonly reaper: OrphanReaper = createOrphanReaper(),
+  ) {}
 
   /** Appends a component; start order is insertion order. */
   add(component: Component): this {
@@ -61,6 +75,9 @@ export class Supervisor {
         throw err;
       }
       this.started.push(c);
+      const pid = c.pid?.();
+      // The same grace as an ordered stop: the agent needs minutes to pause its sandboxes.
+      if (pid) this.reaper.watch(pid, c.orphanSignal, c.stopTimeoutMs ?? STOP_TIMEOUT_MS);
       void c.exited?.().then(() => {
         if (!this.stopping && this.started.includes(c)) this.crashed?.(c.name);
       });
@@ -70,6 +87,7 @@ export class Supervisor {
   /** Stops started components in reverse order (each bounded by a timeout). Idempotent. */
   stopAll(): Promise<void> {
     this.stopping ??= (async () => {
+      let lingering = false;
       for (const c of [...this.started].reverse()) {
         this.say(`stopping ${c.name}`);
         let timer: NodeJS.Timeout | undefined;
@@ -80,10 +98,22 @@ export class Supervisor {
             resolve();
           }, limit);
         });
-        await Promise.race([c.stop().catch((err) => this.say(`${c.name}: ${String(err)}`)), timeout]);
+        const stopped = c.stop().then(
+          () => true,
+          (err) => {
+            this.say(`${c.name}: ${String(err)}`);
+            return true;
+          },
+        );
+        const done = await Promise.race([stopped, timeout.then(() => false)]);
         clearTimeout(timer);
+        const pid = c.pid?.();
+        if (pid && done) this.reaper.forget(pid);
+        if (!done) lingering = true;
       }
       this.started = [];
+      // A child that outlived its stop timeout stays watched: the watcher ends it once we exit.
+      if (!lingering) this.reaper.release();
     })();
     return this.stopping;
   }

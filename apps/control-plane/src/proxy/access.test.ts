@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { createSandboxRow, updateSandbox } from "@wrenn/db";
+import { updateSandbox } from "@wrenn/db";
+import {
+  call,
+  createTestApp,
+  insertOnlineHost,
+  insertSandbox,
+  signupUser,
+  type TestApp,
+} from "@wrenn/testing/app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
 import { isSignedEnvdFileRequest, ProxyAccess } from "./access.ts";
 import type { ProxyAddress } from "./address.ts";
 
@@ -15,21 +22,7 @@ let otherKey: string;
 let hostId: string;
 
 async function sandbox(state: "running" | "paused", token = `tok-${randomUUID()}`) {
-  const id = randomUUID();
-  await createSandboxRow(t.db.db, {
-    id,
-    teamId,
-    hostId,
-    template: "minimal",
-    templateId: "00000000-0000-0000-0000-000000000000",
-    vcpus: 1,
-    memoryMb: 512,
-    diskSizeMb: 5120,
-    timeoutSec: 0,
-    metadata: {},
-    envdAccessToken: token,
-  });
-  await updateSandbox(t.db.db, id, { state });
+  const id = await insertSandbox(t, { teamId, hostId, state, envdAccessToken: token });
   const address: ProxyAddress = { sandboxId: id, wireId: `sb-${id}`, port: 8000 };
   return { id, token, address };
 }
@@ -47,11 +40,7 @@ beforeAll(async () => {
   const other = await signupUser(t.app, "Other");
   otherKey = (await call(t.app, "POST", "/v1/api-keys", { token: other.token, body: { name: "o" } })).body
     .key;
-  hostId = (
-    await t.db.pool.query(
-      "INSERT INTO hosts (type, status, address) VALUES ('regular', 'online', '127.0.0.1:7001') RETURNING id",
-    )
-  ).rows[0].id;
+  hostId = await insertOnlineHost(t);
 });
 
 afterAll(async () => {
@@ -103,6 +92,7 @@ describe("ProxyAccess", () => {
     await expect(access.authorize(s.address, { accessToken: s.token })).rejects.toMatchObject({
       code: "failed_precondition",
       message: "sandbox is paused; resume it to reach its ports",
+      details: { sandboxState: "paused" }, // the port proxy answers E2B's 502 for it (not-running.ts)
     });
     expect(await t.redis.redis.get(`wrenn:proxy:target:${s.id}`)).toBeNull();
     // Resumed: reachable at once.
@@ -160,5 +150,76 @@ describe("isSignedEnvdFileRequest", () => {
     expect(isSignedEnvdFileRequest(envd, "http://envd/files?signature=v1_x")).toBe(false);
     expect(isSignedEnvdFileRequest({ ...envd, port: 8000 }, "/files?signature=v1_x")).toBe(false);
     expect(isSignedEnvdFileRequest(envd, undefined)).toBe(false);
+  });
+});
+
+describe("ProxyAccess: E2B's auto-resume", () => {
+  it("resumes a paused auto-resume sandbox once for concurrent requests, then routes them all", async () => {
+    const s = await sandbox("paused");
+    await t.db.pool.query("UPDATE sandboxes SET auto_resume = true WHERE id = $1", [s.id]);
+    const plain = await sandbox("paused");
+    const calls: string[] = [];
+    let resumed = 0;
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const waking = new ProxyAccess({
+      db: t.db.db,
+      redis: t.redis.redis,
+      log: t.log,
+      // As SandboxesService.resumeForTraffic: resumes only a paused sandbox, refuses otherwise.
+      autoResume: async ({ sandboxId, teamId: team }) => {
+        calls.push(`${team}/${sandboxId}`);
+        await released;
+        const { rowCount } = await t.db.pool.query(
+          "UPDATE sandboxes SET state = 'running' WHERE id = $1 AND state = 'paused'",
+          [sandboxId],
+        );
+        if (rowCount) resumed++;
+        else throw new Error("sandbox is running");
+      },
+    });
+    const requests = [1, 2, 3].map(() => waking.authorize(s.address, { accessToken: s.token }));
+    const deadline = Date.now() + 5_000;
+    while (calls.length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    release();
+    expect(await Promise.all(requests)).toEqual(Array(3).fill({ hostAddress: "127.0.0.1:7001" }));
+    // Requests that arrive during the resume wait for it (one call); one whose lookup raced the
+    // end of it may try again and is refused harmlessly: the sandbox is resumed exactly once.
+    expect(resumed).toBe(1);
+    expect(calls[0]).toBe(`${teamId}/${s.id}`);
+    const callsBefore = calls.length;
+    // Without auto-resume (or with a bad credential) a paused sandbox stays paused: not running.
+    await expect(waking.authorize(plain.address, { accessToken: plain.token })).rejects.toMatchObject({
+      code: "failed_precondition",
+    });
+    await t.db.pool.query("UPDATE sandboxes SET state = 'paused' WHERE id = $1", [s.id]);
+    await expect(waking.authorize(s.address, { accessToken: "wrong" })).rejects.toMatchObject({
+      code: "unauthenticated",
+    });
+    expect(calls).toHaveLength(callsBefore);
+  });
+
+  it("a failed resume answers not running, and the next request tries again", async () => {
+    const s = await sandbox("paused");
+    await t.db.pool.query("UPDATE sandboxes SET auto_resume = true WHERE id = $1", [s.id]);
+    let calls = 0;
+    const waking = new ProxyAccess({
+      db: t.db.db,
+      redis: t.redis.redis,
+      log: t.log,
+      autoResume: async () => {
+        calls++;
+        throw new Error("host down");
+      },
+    });
+    for (let i = 0; i < 2; i++) {
+      await expect(waking.authorize(s.address, { apiKey })).rejects.toMatchObject({
+        code: "failed_precondition",
+        details: { sandboxState: "paused" },
+      });
+    }
+    expect(calls).toBe(2);
   });
 });

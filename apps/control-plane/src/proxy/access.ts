@@ -8,8 +8,10 @@ import {
   touchSandboxActivity,
 } from "@wrenn/db";
 import type { Redis } from "ioredis";
-import { API_KEY_PREFIX, hashApiKey } from "../auth/api-keys.ts";
+import { canonicalApiKey, hashApiKey } from "../auth/api-keys.ts";
+import type { EnvdTokenVault } from "../crypto/envd-tokens.ts";
 import { ENVD_PORT, type ProxyAddress } from "./address.ts";
+import { NOT_RUNNING_DETAIL } from "./not-running.ts";
 
 /** A sandbox's routing facts as cached (the access token only as its SHA-256). */
 interface CachedTarget {
@@ -18,6 +20,8 @@ interface CachedTarget {
   hostAddress: string;
   hostStatus: string | null;
   tokenHash: string | null;
+  /** E2B's auto-resume: traffic resumes the sandbox while it is paused. */
+  autoResume?: boolean;
 }
 
 /** The credentials a proxied request may carry. */
@@ -34,12 +38,16 @@ export interface ProxyDestination {
   hostAddress: string;
 }
 
+const NO_CREDENTIAL =
+  "the port proxy needs an X-API-Key, the sandbox's X-Access-Token, or (in a browser) a link opened from the dashboard";
+
 /** How long a lookup stays cached; pause and destroy drop it at once. */
 export const PROXY_CACHE_TTL_SEC = 30;
 // Proxied traffic writes last_active_at at most this often per sandbox.
 const ACTIVITY_INTERVAL_SEC = 30;
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest();
+const tokenHashOf = (token: string | null) => (token ? sha256(token).toString("hex") : null);
 
 /**
  * True for a request to envd's `/files` that carries a `signature` query parameter
@@ -61,7 +69,24 @@ export function isSignedEnvdFileRequest(address: ProxyAddress, url: string | und
  * states are read fresh every time so a resumed or new sandbox is reachable at once.
  */
 export class ProxyAccess {
-  constructor(private readonly deps: { db: Database; redis: Redis; log: Logger; ttlSec?: number }) {}
+  constructor(
+    private readonly deps: {
+      db: Database;
+      redis: Redis;
+      log: Logger;
+      ttlSec?: number;
+      /** Opens stored (encrypted) envd tokens; default: stored as they are. */
+      envdTokens?: EnvdTokenVault;
+      /**
+       * Resumes a paused sandbox created with E2B's auto-resume (see e2b/auto-resume.ts);
+       * unset = a paused sandbox is answered as not running.
+       */
+      autoResume?: (target: { sandboxId: string; teamId: string }) => Promise<void>;
+    },
+  ) {}
+
+  /** Auto-resumes in progress, by sandbox: concurrent requests wait for the one resume. */
+  readonly #waking = new Map<string, Promise<CachedTarget | undefined>>();
 
   private key(sandboxId: string): string {
     return `wrenn:proxy:target:${sandboxId}`;
@@ -85,7 +110,10 @@ export class ProxyAccess {
       state: row.state,
       hostAddress: row.hostAddress,
       hostStatus: row.hostStatus,
-      tokenHash: row.envdAccessToken ? sha256(row.envdAccessToken).toString("hex") : null,
+      tokenHash: tokenHashOf(
+        this.deps.envdTokens?.open(row.sandboxId, row.envdAccessToken) ?? row.envdAccessToken,
+      ),
+      autoResume: row.autoResume,
     };
     if (target.state === "running" && target.hostStatus === "online") {
       await this.deps.redis
@@ -102,14 +130,25 @@ export class ProxyAccess {
    */
   async authorize(address: ProxyAddress, creds: ProxyCredentials): Promise<ProxyDestination> {
     if (!creds.apiKey && !creds.accessToken) {
-      throw errors.unauthenticated("the port proxy needs an X-API-Key or the sandbox's X-Access-Token");
+      throw errors.unauthenticated(NO_CREDENTIAL);
     }
     const target = await this.lookup(address.sandboxId);
     if (!(await this.allowed(target, creds))) {
       if (creds.apiKey) throw errors.notFound("sandbox not found");
       throw errors.unauthenticated("invalid access token");
     }
-    return this.destination(address, target);
+    return await this.destination(address, target);
+  }
+
+  /**
+   * Authorizes a browser's port session (proxy/browser-session.ts) whose user is a member of
+   * `teamId`: the sandbox must belong to that team (`not_found` otherwise, like another team's
+   * sandbox for an API key), then it is routed like {@link authorize}.
+   */
+  async authorizeTeam(address: ProxyAddress, teamId: string): Promise<ProxyDestination> {
+    const target = await this.lookup(address.sandboxId);
+    if (target?.teamId !== teamId) throw errors.notFound("sandbox not found");
+    return await this.destination(address, target);
   }
 
   /**
@@ -120,21 +159,48 @@ export class ProxyAccess {
    */
   async authorizeSignedFileUrl(address: ProxyAddress, url: string | undefined): Promise<ProxyDestination> {
     if (!isSignedEnvdFileRequest(address, url)) {
-      throw errors.unauthenticated("the port proxy needs an X-API-Key or the sandbox's X-Access-Token");
+      throw errors.unauthenticated(NO_CREDENTIAL);
     }
-    return this.destination(address, await this.lookup(address.sandboxId));
+    return await this.destination(address, await this.lookup(address.sandboxId));
   }
 
-  private destination(address: ProxyAddress, target: CachedTarget | undefined): ProxyDestination {
+  private async destination(
+    address: ProxyAddress,
+    found: CachedTarget | undefined,
+  ): Promise<ProxyDestination> {
+    let target = found;
+    if (target?.state === "paused" && target.autoResume && this.deps.autoResume) {
+      target = await this.wake(address.sandboxId, target.teamId);
+    }
     if (!target) throw errors.notFound("sandbox not found");
     if (target.state !== "running") {
-      throw errors.failedPrecondition(`sandbox is ${target.state}; resume it to reach its ports`);
+      throw errors.failedPrecondition(`sandbox is ${target.state}; resume it to reach its ports`, {
+        [NOT_RUNNING_DETAIL]: target.state,
+      });
     }
     if (target.hostStatus !== "online" || !target.hostAddress) {
       throw errors.unavailable(`the host of this sandbox is ${target.hostStatus ?? "gone"}`);
     }
     this.recordActivity(address.sandboxId);
     return { hostAddress: target.hostAddress };
+  }
+
+  /**
+   * Resumes a paused auto-resume sandbox once however many requests arrive meanwhile, then reads
+   * it again. A failed resume (or one another control plane won) leaves whatever state the
+   * database holds: still paused answers E2B's "not running", running is routed.
+   */
+  private wake(sandboxId: string, teamId: string): Promise<CachedTarget | undefined> {
+    const autoResume = this.deps.autoResume;
+    let pending = this.#waking.get(sandboxId);
+    if (!pending && autoResume) {
+      pending = autoResume({ sandboxId, teamId })
+        .catch((err: unknown) => this.deps.log.warn({ err, sandboxId }, "auto-resume failed"))
+        .then(() => this.lookup(sandboxId))
+        .finally(() => this.#waking.delete(sandboxId));
+      this.#waking.set(sandboxId, pending);
+    }
+    return pending ?? this.lookup(sandboxId);
   }
 
   private async allowed(target: CachedTarget | undefined, creds: ProxyCredentials): Promise<boolean> {
@@ -144,9 +210,8 @@ export class ProxyAccess {
     }
     if (!creds.apiKey) return false;
     // Re-checked against the database on every request, so a revoked key stops at once.
-    const found = creds.apiKey.startsWith(API_KEY_PREFIX)
-      ? await findApiKeyByHash(this.deps.db, hashApiKey(creds.apiKey))
-      : undefined;
+    const key = canonicalApiKey(creds.apiKey);
+    const found = key ? await findApiKeyByHash(this.deps.db, hashApiKey(key)) : undefined;
     if (!found) throw errors.unauthenticated("invalid API key");
     return target !== undefined && found.key.teamId === target.teamId;
   }

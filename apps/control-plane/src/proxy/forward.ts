@@ -7,17 +7,20 @@ import {
   type OutgoingHttpHeaders,
   type RequestOptions,
   type ServerResponse,
-  STATUS_CODES,
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { isIP } from "node:net";
 import type { Duplex } from "node:stream";
 import { endToEndHeaders, errors, type WrennError } from "@wrenn/common";
+import { spliceUpgrade, upgradeRequestHeaders, writeRawJson } from "@wrenn/common/upgrade";
 import type { AgentTls } from "../tls/agent-tls.ts";
 import { ENVD_PORT, type ProxyAddress } from "./address.ts";
+import { PORT_SESSION_COOKIE, stripCookie } from "./browser-session.ts";
 
 /**
  * The headers sent on to the agent (and so to the guest). The team's API key never
- * reaches code in the sandbox; the envd access token goes only to envd, which checks it.
+ * reaches code in the sandbox, nor does the browser's port session cookie; the envd access token
+ * goes only to envd, which checks it.
  */
 export function forwardedHeaders(
   headers: IncomingHttpHeaders,
@@ -26,6 +29,10 @@ export function forwardedHeaders(
 ): OutgoingHttpHeaders {
   const out = endToEndHeaders(headers);
   delete out["x-api-key"];
+  // The browser's port session never reaches code in the sandbox either.
+  const cookie = stripCookie(headers.cookie, PORT_SESSION_COOKIE);
+  if (cookie) out.cookie = cookie;
+  else delete out.cookie;
   if (address.port !== ENVD_PORT) delete out["x-access-token"];
   if (clientAddress) {
     const prior = headers["x-forwarded-for"];
@@ -73,7 +80,12 @@ export class AgentForwarder {
   /** Opens a request to an agent: plain HTTP/1.1, or HTTP/1.1 over mTLS. */
   private open(hostAddress: string, options: Omit<RequestOptions, "host" | "port">): ClientRequest {
     const target = { ...splitAddress(hostAddress), ...options };
-    return this.tls ? httpsRequest({ ...target, ...this.tls.connectOptions() }) : httpRequest(target);
+    if (!this.tls) return httpRequest(target);
+    // Verify the agent by its own address: Node would otherwise take the name to check from the
+    // Host header, which for `{port}-{id}.{domain}` requests names the sandbox, not the agent.
+    // An empty servername sends no SNI (an IP cannot be one) and checks the address itself.
+    const servername = isIP(target.host) ? "" : target.host;
+    return httpsRequest({ ...target, servername, ...this.tls.connectOptions() });
   }
 
   /**
@@ -126,42 +138,19 @@ export class AgentForwarder {
     hostAddress: string,
     address: ProxyAddress,
   ): void {
-    const headers = forwardedHeaders(req.headers, address, req.socket.remoteAddress);
-    headers.connection = "Upgrade";
-    if (req.headers.upgrade) headers.upgrade = req.headers.upgrade;
+    socket.on("error", () => socket.destroy());
     // Upgraded connections never return to a pool.
-    const upstream: ClientRequest = this.open(hostAddress, {
+    const upstream = this.open(hostAddress, {
       method: req.method,
       path: agentPath(address, req.url),
-      headers,
+      headers: upgradeRequestHeaders(
+        forwardedHeaders(req.headers, address, req.socket.remoteAddress),
+        req.headers,
+      ),
       agent: false,
     });
-    let agentSocket: Duplex | undefined;
-    socket.on("error", () => socket.destroy());
-    socket.once("close", () => {
-      if (!agentSocket) upstream.destroy();
-    });
-    upstream.on("upgrade", (answer, upstreamSocket, upstreamHead) => {
-      agentSocket = upstreamSocket;
-      socket.write(rawHead(answer));
-      if (upstreamHead.length) socket.write(upstreamHead);
-      if (head.length) upstreamSocket.write(head);
-      upstreamSocket.on("error", () => socket.destroy());
-      upstreamSocket.once("close", () => socket.destroy());
-      socket.once("close", () => upstreamSocket.destroy());
-      upstreamSocket.pipe(socket);
-      socket.pipe(upstreamSocket);
-    });
-    upstream.on("response", (answer) => {
-      // Refused upgrade (or an error from the agent): relay the answer and close.
-      socket.write(rawHead(answer, { connection: "close" }));
-      answer.pipe(socket);
-    });
-    upstream.on("error", (err) => {
-      if (agentSocket) socket.destroy();
-      else writeRawError(socket, agentUnreachable(err), 503);
-    });
-    upstream.end();
+    // A refused upgrade (or an error from the agent) is relayed as it is.
+    spliceUpgrade(socket, head, upstream, (err) => writeRawError(socket, agentUnreachable(err), 503));
   }
 
   /** Closes pooled connections to agents. */
@@ -170,24 +159,7 @@ export class AgentForwarder {
   }
 }
 
-/** Status line and headers of `answer` for a raw socket (the upgrade path). */
-function rawHead(answer: IncomingMessage, override: Record<string, string> = {}): string {
-  const lines = [`HTTP/1.1 ${answer.statusCode} ${answer.statusMessage ?? ""}`];
-  for (let i = 0; i < answer.rawHeaders.length; i += 2) {
-    const name = answer.rawHeaders[i] ?? "";
-    if (name.toLowerCase() in override) continue;
-    lines.push(`${name}: ${answer.rawHeaders[i + 1] ?? ""}`);
-  }
-  for (const [name, value] of Object.entries(override)) lines.push(`${name}: ${value}`);
-  return `${lines.join("\r\n")}\r\n\r\n`;
-}
-
 /** Answers a raw (upgrade) socket with a `{code, message}` error and closes it. */
 export function writeRawError(socket: Duplex, err: WrennError, status: number): void {
-  if (socket.destroyed) return;
-  const json = JSON.stringify(err.toJSON());
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\ncontent-type: application/json\r\n` +
-      `content-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`,
-  );
+  writeRawJson(socket, status, err.toJSON());
 }

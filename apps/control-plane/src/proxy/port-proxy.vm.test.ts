@@ -1,8 +1,9 @@
 import { request as httpRequest } from "node:http";
+import { apiFetch } from "@wrenn/testing/api";
+import { startTestDeployment, type TestDeployment } from "@wrenn/testing/deployment";
+import { wsEchoOnUpgrade } from "@wrenn/testing/guest-programs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { apiFetch } from "../testing-api.ts";
-import { startTestDeployment, type TestDeployment } from "../testing-deployment.ts";
 
 // End to end: a real control plane, a registered host agent with netns networking
 // (the agent's port proxy reaches guests through their namespace), a QEMU microVM
@@ -30,17 +31,7 @@ const s = http.createServer((req, res) => {
   res.setHeader("content-type", "application/json");
   res.end(JSON.stringify({ host: req.headers.host, apiKey: req.headers["x-api-key"] ?? null, accessToken: req.headers["x-access-token"] ?? null }));
 });
-s.on("upgrade", (req, sock) => {
-  const accept = crypto.createHash("sha1").update(req.headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
-  sock.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n");
-  sock.on("data", (buf) => {
-    if ((buf[0] & 15) === 8) { sock.end(); return; }
-    const len = buf[1] & 127, mask = buf.subarray(2, 6);
-    const text = Buffer.from(buf.subarray(6, 6 + len).map((b, i) => b ^ mask[i % 4]));
-    const out = Buffer.concat([Buffer.from("echo:"), text]);
-    sock.write(Buffer.concat([Buffer.from([0x81, out.length]), out]));
-  });
-});
+${wsEchoOnUpgrade("s")}
 s.listen(8001);
 `;
 
@@ -255,17 +246,25 @@ describe("port proxy", () => {
     expect(new Date(after).getTime()).toBeGreaterThan(new Date(activeAfterExec).getTime());
   });
 
-  it("answers a clear 409 while the sandbox is paused and works again after resume", async () => {
+  it("answers E2B's 502 not-running body while the sandbox is paused and works again after resume", async () => {
     // Warm the cache, then pause: the cached route must be dropped at once.
     expect((await viaHeaders(8000, "/index.html", { "x-api-key": d.apiKey })).status).toBe(200);
     const paused = await api("POST", `/v1/sandboxes/${sandboxId}/pause`);
     expect(paused.status, await paused.text()).toBe(200);
+    // The e2b SDK reads only 502 as "not running" (isRunning() false), on both routings.
+    const notRunning = {
+      sandboxId,
+      code: 502,
+      message: "The sandbox is paused: connect to or resume it to reach its ports",
+    };
     const res = await viaHeaders(8000, "/index.html", { "x-access-token": accessToken });
-    expect(res.status).toBe(409);
-    expect(await res.json()).toEqual({
-      code: "failed_precondition",
-      message: "sandbox is paused; resume it to reach its ports",
+    expect(res.status).toBe(502);
+    expect(await res.json()).toEqual(notRunning);
+    const bySubdomain = await viaHost(`8000-${sandboxId}.${DOMAIN}`, "/index.html", {
+      "x-api-key": d.apiKey,
     });
+    expect(bySubdomain.status).toBe(502);
+    expect(JSON.parse(bySubdomain.body)).toEqual(notRunning);
 
     const resumed = await api("POST", `/v1/sandboxes/${sandboxId}/resume`);
     expect(resumed.status, await resumed.text()).toBe(200);

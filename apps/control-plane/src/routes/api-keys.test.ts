@@ -1,5 +1,5 @@
+import { call, createTestApp, signupUser, type TestApp } from "@wrenn/testing/app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
 
 let t: TestApp;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getUserById } from "@wrenn/db";
+import { e2bFormOfApiKey } from "../auth/api-keys.ts";
 import type { AppEnv } from "../http/context.ts";
 import { errorResponses, jsonBody, jsonResponse, jwtSecurity } from "../http/openapi.ts";
 import { ApiKeySchema, apiKeyView } from "../http/views.ts";
@@ -12,11 +12,16 @@ const CreateBody = z
 
 const CreatedSchema = ApiKeySchema.extend({
   key: z.string().openapi({ description: "The API key. Shown only in this response.", example: "wrn_…" }),
+  e2b_key: z.string().openapi({
+    description:
+      "The same key in E2B's format (e2b_ + hex), for the official e2b SDK's E2B_API_KEY. Shown only in this response.",
+    example: "e2b_…",
+  }),
 }).openapi("CreatedApiKey");
 
 /** `GET|POST /v1/api-keys`, `DELETE /v1/api-keys/{id}` (current team, user session). */
 export function registerApiKeyRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): void {
-  const svc = deps.services.apiKeys;
+  const apiKeys = deps.services.apiKeys;
   const mw = [deps.mw.requireJWT];
 
   app.openapi(
@@ -33,7 +38,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps):
       },
     }),
     async (c) => {
-      const keys = await svc.list(c.get("auth"));
+      const keys = await apiKeys.list(c.get("auth"));
       return c.json({ api_keys: keys.map((k) => apiKeyView(k)) }, 200);
     },
   );
@@ -50,10 +55,8 @@ export function registerApiKeyRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps):
       responses: { 201: jsonResponse(CreatedSchema, "The new key"), ...errorResponses(400, 401, 403) },
     }),
     async (c) => {
-      const auth = c.get("auth");
-      const { key, row } = await svc.create(auth, c.req.valid("json").name);
-      const creator = auth.userId ? await getUserById(deps.db, auth.userId) : undefined;
-      return c.json({ ...apiKeyView(row, creator), key }, 201);
+      const { key, row, creator } = await apiKeys.create(c.get("auth"), c.req.valid("json").name);
+      return c.json({ ...apiKeyView(row, creator), key, e2b_key: e2bFormOfApiKey(key) }, 201);
     },
   );
 
@@ -70,7 +73,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps):
     }),
     async (c) => {
       const id = parseIdOrNotFound("apiKey", c.req.valid("param").id, "API key");
-      await svc.delete(c.get("auth"), id);
+      await apiKeys.delete(c.get("auth"), id);
       return c.body(null, 204);
     },
   );

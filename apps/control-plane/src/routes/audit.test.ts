@@ -1,7 +1,7 @@
+import { call, createTestApp, signupUser, type TestApp } from "@wrenn/testing/app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { actorOf } from "../services/actor.ts";
 import { AuditLogger } from "../services/audit.ts";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -76,6 +76,39 @@ describe("GET /v1/audit-logs", () => {
       token: owner.token,
     });
     expect(repeated.body.items.map((e: { action: string }) => e.action)).toEqual(["create", "signup"]);
+  });
+
+  it("filters by scope, status, actor and time window; a scope filter never widens a member's view", async () => {
+    const { owner, member } = await ownerWithMember();
+    await call(t.app, "PATCH", `/v1/teams/${owner.team.id}`, { token: member.token, body: { name: "x" } });
+    const get = async (q: string, token = owner.token) => {
+      const r = await call(t.app, "GET", `/v1/audit-logs?${q}`, { token });
+      expect(r.status).toBe(200);
+      return r.body.items.map(
+        (e: { resource_type: string; action: string }) => `${e.resource_type}.${e.action}`,
+      );
+    };
+    expect(await get("scope=admin")).toEqual(["user.signup"]);
+    expect(await get("scope=team")).toEqual(["member.add"]);
+    expect(await get("scope=admin", member.token)).toEqual([]);
+    expect(await get("status=error")).toEqual([]);
+    expect(await get("status=success,error")).toEqual(["member.add", "user.signup"]);
+    // Part of the name, any case; or the exact id.
+    expect(await get("actor=OLIVE")).toEqual(["member.add", "user.signup"]);
+    expect(await get(`actor=${owner.user.id}`)).toEqual(["member.add", "user.signup"]);
+    expect(await get("actor=%25")).toEqual([]);
+    const future = new Date(Date.now() + 60_000).toISOString();
+    const past = new Date(Date.now() - 60_000).toISOString();
+    expect(await get(`since=${encodeURIComponent(future)}`)).toEqual([]);
+    expect(await get(`since=${encodeURIComponent(past)}&until=${encodeURIComponent(future)}`)).toHaveLength(
+      2,
+    );
+    expect(await get(`until=${encodeURIComponent(past)}`)).toEqual([]);
+    for (const bad of ["scope=world", "status=fine", "since=yesterday", `since=${future}&until=${past}`]) {
+      const r = await call(t.app, "GET", `/v1/audit-logs?${bad}`, { token: owner.token });
+      expect(r.status, bad).toBe(400);
+      expect(r.body.code).toBe("invalid_argument");
+    }
   });
 
   it("paginates with a cursor (limit ≤ 200)", async () => {

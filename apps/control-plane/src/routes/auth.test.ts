@@ -1,6 +1,6 @@
+import { call, createTestApp, signupUser, type TestApp } from "@wrenn/testing/app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionTokens } from "../auth/jwt.ts";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -208,11 +208,11 @@ describe("request validation (never a 500 for a user's mistake)", () => {
     }
   });
 
-  it("an oversized body → 400 with a clear message", async () => {
+  it("an oversized body → 413 with a clear message", async () => {
     const res = await call(t.app, "POST", "/v1/auth/signup", {
       body: { name: "x".repeat(2 * 1024 * 1024), email: "a@b.co", password: "long enough" },
     });
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(413);
     expect(res.body).toEqual({ code: "invalid_argument", message: "request body exceeds 1048576 bytes" });
   });
 
@@ -224,7 +224,7 @@ describe("request validation (never a 500 for a user's mistake)", () => {
 });
 
 describe("rate limiting", () => {
-  it("limits login per account and per IP with 429 resource_exhausted", async () => {
+  it("throttles failed logins per account+address with backoff and Retry-After; successes never count", async () => {
     const limited = await createTestApp({
       env: {
         AUTH_RATE_LIMIT_PER_ACCOUNT: "3",
@@ -236,23 +236,39 @@ describe("rate limiting", () => {
     });
     try {
       const u = await signupUser(limited.app);
-      const attempt = (email: string, ip: string) =>
+      const attempt = (email: string, ip: string, password = u.password) =>
         call(limited.app, "POST", "/v1/auth/login", {
-          body: { email, password: u.password },
+          body: { email, password },
           headers: { "x-forwarded-for": ip },
         });
-      for (let i = 0; i < 3; i++) expect((await attempt(u.user.email, `10.0.0.${i}`)).status).toBe(200);
-      const blocked = await attempt(u.user.email, "10.0.0.99");
+      // Successful logins are never limited, from one address or many.
+      for (let i = 0; i < 8; i++) expect((await attempt(u.user.email, "10.0.0.1")).status).toBe(200);
+      // An attacker guessing from one address: 3 free failures, then a wait with Retry-After.
+      for (let i = 0; i < 4; i++)
+        expect((await attempt(u.user.email, "10.6.6.6", "wrong guess")).status).toBe(401);
+      const blocked = await attempt(u.user.email, "10.6.6.6", "wrong guess");
       expect(blocked.status).toBe(429);
-      expect(blocked.body).toEqual({
-        code: "resource_exhausted",
-        message: "too many login attempts; try again in a minute",
-      });
-      // Per IP: one address trying many accounts.
+      expect(blocked.body.code).toBe("resource_exhausted");
+      expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(blocked.body.retry_after_sec).toBe(Number(blocked.headers.get("retry-after")));
+      // The owner, from their own address, is not locked out by the attacker.
+      expect((await attempt(u.user.email, "10.0.0.1")).status).toBe(200);
+      // Behind the proxy, the client's address is the last X-Forwarded-For entry: a forged first one changes nothing.
+      expect((await attempt(u.user.email, "1.2.3.4, 10.6.6.6", "wrong guess")).status).toBe(429);
+      // Per address: one address trying many accounts spends the address's failure budget.
+      const regular = await signupUser(limited.app);
+      const asRegular = () => attempt(regular.user.email, "10.9.9.9", regular.password);
+      expect((await asRegular()).status).toBe(200); // has signed in from there before
       const statuses: number[] = [];
       for (let i = 0; i < 7; i++) statuses.push((await attempt(`x${i}@example.com`, "10.9.9.9")).status);
       expect(statuses.slice(0, 6)).toEqual([401, 401, 401, 401, 401, 401]);
       expect(statuses[6]).toBe(429);
+      // A spent budget spares accounts known at that address (a shared proxy's regular users) ...
+      expect((await asRegular()).status).toBe(200);
+      // ... but not one that never signed in from there, even with the right password.
+      const sprayed = await attempt(u.user.email, "10.9.9.9");
+      expect(sprayed.status).toBe(429);
+      expect(Number(sprayed.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     } finally {
       await limited.cleanup();
     }

@@ -22,6 +22,15 @@ const LoginBody = z
   })
   .openapi("LoginRequest");
 
+const ChangePasswordBody = z
+  .strictObject({
+    current_password: z.string().min(1).max(256).optional().openapi({
+      description: "Required when the account has a password (accounts made through OAuth may have none)",
+    }),
+    new_password: z.string().min(8).max(256),
+  })
+  .openapi("ChangePasswordRequest");
+
 const SwitchTeamBody = z
   .strictObject({ team_id: z.string().openapi({ example: "team-5d2e…" }) })
   .openapi("SwitchTeamRequest");
@@ -31,7 +40,7 @@ export function sessionView(s: Session) {
   return { token: s.token, user: userView(s.user), team: teamView(s.team, s.role) };
 }
 
-/** `POST /v1/auth/signup`, `/login`, `/switch-team`. */
+/** `POST /v1/auth/signup`, `/login`, `/logout`, `/password`, `/switch-team`. */
 export function registerAuthRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): void {
   const { auth } = deps.services;
 
@@ -67,6 +76,47 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
     }),
     async (c) => {
       const s = await auth.login(c.req.valid("json"), clientIp(c, deps.config.trustProxy));
+      return c.json(sessionView(s), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/auth/logout",
+      tags: ["auth"],
+      summary: "Sign out: every session token of the user stops working (API keys are not affected)",
+      security: jwtSecurity,
+      middleware: [deps.mw.requireJWT],
+      responses: { 204: { description: "Signed out" }, ...errorResponses(401) },
+    }),
+    async (c) => {
+      await auth.logout(c.get("auth"));
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/auth/password",
+      tags: ["auth"],
+      summary: "Change the password; every other session is revoked and a new token is returned",
+      security: jwtSecurity,
+      middleware: [deps.mw.requireJWT],
+      request: { body: jsonBody(ChangePasswordBody) },
+      responses: {
+        200: jsonResponse(SessionSchema, "Password changed; the new session"),
+        ...errorResponses(400, 401, 403, 429),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const s = await auth.changePassword(
+        c.get("auth"),
+        { currentPassword: body.current_password, newPassword: body.new_password },
+        clientIp(c, deps.config.trustProxy),
+      );
       return c.json(sessionView(s), 200);
     },
   );

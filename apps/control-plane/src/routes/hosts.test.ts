@@ -1,6 +1,6 @@
 import { freePort } from "@wrenn/db";
+import { call, createTestApp, signupUser, type TestApp } from "@wrenn/testing/app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -147,6 +147,94 @@ describe("host credentials", () => {
     const got = await call(t.app, "GET", `/v1/hosts/${one.host.id}`, { token: a.token });
     expect(got.body.status).toBe("online");
     expect(Date.now() - Date.parse(got.body.last_heartbeat_at)).toBeLessThan(10_000);
+  });
+
+  it("applies the heartbeat's sandbox report before the host shows online: auto-paused → paused, missing it runs → running", async () => {
+    const a = await admin();
+    const host = await registeredHost(a.token);
+    const hostUuid = uuidOf(host.host.id);
+    const teamUuid = uuidOf(a.team.id);
+    const insert = async (state: string) =>
+      (
+        await t.db.pool.query(
+          "INSERT INTO sandboxes (team_id, host_id, state, vcpus, memory_mb, timeout_sec) VALUES ($1, $2, $3, 1, 512, 300) RETURNING id",
+          [teamUuid, hostUuid, state],
+        )
+      ).rows[0].id as string;
+    const paused = await insert("running"); // the agent paused it at shutdown; the database did not hear
+    const back = await insert("missing"); // the host was unreachable; its VM kept running
+    const running = await insert("running"); // still runs: left alone
+    const lost = await insert("running"); // unknown to the agent: the monitor decides, not a beat
+    await t.db.pool.query(
+      "UPDATE hosts SET status = 'unreachable', last_heartbeat_at = now() - interval '1 hour' WHERE id = $1",
+      [hostUuid],
+    );
+    const beat = await call(t.app, "POST", `/v1/hosts/${host.host.id}/heartbeat`, {
+      headers: { "x-host-token": host.token },
+      body: {
+        sandboxes: [
+          { sandbox_id: `sb-${back}`, state: "running" },
+          { sandbox_id: `sb-${running}`, state: "running" },
+          { sandbox_id: "not-a-sandbox-id", state: "running" },
+        ],
+        auto_paused_sandbox_ids: [`sb-${paused}`],
+        base_image_bytes: 345_678_912,
+        warm_pool: [
+          {
+            template_id: "minimal",
+            template_team_id: "00000000-0000-0000-0000-000000000000",
+            ready: 1,
+            starting: 0,
+            memory_mb: 512,
+          },
+        ],
+      },
+    });
+    expect(beat.status).toBe(204);
+    // The warm pool is kept for placement (preferred host, memory its warm VMs hold).
+    const meta = await t.db.pool.query("SELECT metadata FROM hosts WHERE id = $1", [hostUuid]);
+    expect(meta.rows[0].metadata.warm_pool).toEqual([
+      {
+        template_id: "minimal",
+        template_team_id: "00000000-0000-0000-0000-000000000000",
+        ready: 1,
+        starting: 0,
+        memory_mb: 512,
+      },
+    ]);
+    // The platform's `minimal` is the guest image every host builds: it takes what they report.
+    const minimal = await t.db.pool.query(
+      "SELECT size_bytes FROM templates WHERE name = 'minimal' AND team_id = '00000000-0000-0000-0000-000000000000'",
+    );
+    expect(Number(minimal.rows[0].size_bytes)).toBe(345_678_912);
+    const states = await t.db.pool.query("SELECT id, state FROM sandboxes WHERE host_id = $1", [hostUuid]);
+    const stateOf = Object.fromEntries(states.rows.map((r) => [r.id, r.state]));
+    expect(stateOf).toEqual({
+      [paused]: "paused",
+      [back]: "running",
+      [running]: "running",
+      [lost]: "running",
+    });
+    const audit = await t.db.pool.query(
+      "SELECT action FROM audit_logs WHERE resource_id = ANY($1::text[]) ORDER BY action",
+      [[`sb-${paused}`, `sb-${back}`]],
+    );
+    expect(audit.rows.map((r) => r.action)).toEqual(["reconcile_paused", "reconcile_running"]);
+    expect((await call(t.app, "GET", `/v1/hosts/${host.host.id}`, { token: a.token })).body.status).toBe(
+      "online",
+    );
+
+    const malformed = await call(t.app, "POST", `/v1/hosts/${host.host.id}/heartbeat`, {
+      headers: { "x-host-token": host.token },
+      body: { auto_paused_sandbox_ids: "sb-x" },
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.code).toBe("invalid_argument");
+    // Agents from before the report send no body, with a JSON content type: still a heartbeat.
+    const older = await call(t.app, "POST", `/v1/hosts/${host.host.id}/heartbeat`, {
+      headers: { "x-host-token": host.token, "content-type": "application/json" },
+    });
+    expect(older.status).toBe(204);
   });
 
   it("rotates refresh tokens: the new pair works, the old refresh token is refused", async () => {

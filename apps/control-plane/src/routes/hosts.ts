@@ -1,9 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { errors } from "@wrenn/common";
 import type { HostWithTags } from "@wrenn/db";
+import type { AgentReport } from "../hosts/reconcile.ts";
 import type { AppEnv } from "../http/context.ts";
 import { errorResponses, jsonBody, jsonResponse, jwtSecurity } from "../http/openapi.ts";
-import { formatId, parseIdOrInvalid, parseIdOrNotFound } from "../ids.ts";
+import { formatId, parseIdOrInvalid, parseIdOrNotFound, tryParseId } from "../ids.ts";
 import type { HostCredentials } from "../services/hosts.ts";
 import type { RouteDeps } from "./deps.ts";
 
@@ -77,9 +78,10 @@ const CreateBody = z
 const WithTokenSchema = z
   .object({
     host: HostSchema,
-    registration_token: z
-      .string()
-      .openapi({ description: "One-time, valid 1 hour: `wrenn-agent --register <token> --address ip:port`" }),
+    registration_token: z.string().openapi({
+      description:
+        "One-time, valid 1 hour: `wrenn host register --token-file <file> --address ip:port --control-plane <url>` (or WRENN_REGISTRATION_TOKEN for the agent)",
+    }),
   })
   .openapi("HostRegistrationToken");
 
@@ -137,9 +139,75 @@ export const RENEW_CERTIFICATE_HEADER = "x-wrenn-renew-certificate";
 const IdParam = z.object({ id: z.string().openapi({ example: "host-…" }) });
 const hostSecurity: Record<string, string[]>[] = [{ HostToken: [] }];
 
+const WireSandboxId = z.string().min(1).max(100);
+const HeartbeatBody = z
+  .object({
+    sandboxes: z
+      .array(z.object({ sandbox_id: WireSandboxId, state: z.string().max(20) }))
+      .max(10_000)
+      .openapi({ description: "Sandboxes with a VM on the host and their agent state" }),
+    auto_paused_sandbox_ids: z
+      .array(WireSandboxId)
+      .max(10_000)
+      .openapi({ description: "Sandboxes the agent paused on its own (inactivity, shutdown)" }),
+    base_image_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 50)
+      .openapi({ description: "Size of the guest image: what the platform's `minimal` template takes" }),
+    warm_pool: z
+      .array(
+        z.object({
+          template_id: z.string().min(1).max(100),
+          template_team_id: z.string().max(100),
+          ready: z.number().int().min(0).max(1_000),
+          starting: z.number().int().min(0).max(1_000),
+          memory_mb: z
+            .number()
+            .int()
+            .min(0)
+            .max(2 ** 31),
+        }),
+      )
+      .max(1_000)
+      .openapi({ description: "Per template, the warm VMs the agent keeps (assigned to no sandbox)" }),
+  })
+  .partial()
+  .openapi("HeartbeatReport");
+
+/** The heartbeat's optional body, validated by hand: an empty one (older agents) is no report. */
+async function heartbeatBody(req: {
+  text(): Promise<string>;
+}): Promise<z.infer<typeof HeartbeatBody> | undefined> {
+  const text = await req.text();
+  if (!text.trim()) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw errors.invalidArgument("heartbeat body is not JSON");
+  }
+  const parsed = HeartbeatBody.safeParse(json);
+  if (!parsed.success)
+    throw errors.invalidArgument(`heartbeat report: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+  return parsed.data;
+}
+
+/** The heartbeat's report in the reconciler's terms; ids that are not sandbox ids are ignored. */
+function agentReportOf(body: z.infer<typeof HeartbeatBody> | undefined): AgentReport | undefined {
+  if (!body?.sandboxes && !body?.auto_paused_sandbox_ids) return undefined;
+  const alive = (body.sandboxes ?? []).flatMap((s) => {
+    const id = tryParseId("sandbox", s.sandbox_id);
+    return id ? [{ id, starting: s.state === "starting" }] : [];
+  });
+  const autoPaused = (body.auto_paused_sandbox_ids ?? []).flatMap((w) => tryParseId("sandbox", w) ?? []);
+  return { alive, autoPaused };
+}
+
 /** Host management (users), registration, refresh and heartbeat (host agents). */
 export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): void {
-  const svc = deps.services.hosts;
+  const hosts = deps.services.hosts;
   const mw = [deps.mw.requireJWT];
   const hostId = (wire: string) => parseIdOrNotFound("host", wire, "host");
 
@@ -166,7 +234,7 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const { host, registrationToken } = await svc.create(c.get("auth"), {
+      const { host, registrationToken } = await hosts.create(c.get("auth"), {
         type: body.type,
         ...(body.team_id ? { teamId: parseIdOrInvalid("team", body.team_id, "team_id") } : {}),
         ...(body.provider !== undefined ? { provider: body.provider } : {}),
@@ -189,7 +257,7 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
         ...errorResponses(401, 403),
       },
     }),
-    async (c) => c.json({ hosts: (await svc.list(c.get("auth"))).map(hostView) }, 200),
+    async (c) => c.json({ hosts: (await hosts.list(c.get("auth"))).map(hostView) }, 200),
   );
 
   app.openapi(
@@ -205,12 +273,12 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       },
     }),
     async (c) => {
-      const b = c.req.valid("json");
-      const creds = await svc.register(b.token, b.address, {
-        arch: b.arch,
-        cpuCount: b.cpu_count,
-        memoryMb: b.memory_mb,
-        diskGb: b.disk_gb,
+      const body = c.req.valid("json");
+      const creds = await hosts.register(body.token, body.address, {
+        arch: body.arch,
+        cpuCount: body.cpu_count,
+        memoryMb: body.memory_mb,
+        diskGb: body.disk_gb,
       });
       return c.json(credentialsView(creds), 201);
     },
@@ -226,7 +294,7 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       responses: { 200: jsonResponse(CredentialsSchema, "New credentials"), ...errorResponses(400, 401) },
     }),
     async (c) => {
-      const creds = await svc.refresh(c.req.valid("json").refresh_token);
+      const creds = await hosts.refresh(c.req.valid("json").refresh_token);
       return c.json(credentialsView(creds), 200);
     },
   );
@@ -236,8 +304,10 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       method: "post",
       path: "/v1/hosts/{id}/heartbeat",
       tags: ["hosts"],
-      summary: "Heartbeat of a host agent (every 30 s, X-Host-Token)",
+      summary: "Heartbeat of a host agent (every 30 s, X-Host-Token), with its sandbox report",
       security: hostSecurity,
+      description:
+        "The body, optional, is the agent's sandbox report: `{sandboxes: [{sandbox_id, state}], auto_paused_sandbox_ids: [...]}`. Sandboxes it paused on its own become `paused`, `missing` ones it runs `running`, before the host is marked online. Agents from before the report send an empty body (with a JSON content type), which is accepted.",
       request: { params: IdParam },
       responses: {
         204: {
@@ -250,8 +320,16 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       const token = c.req.header("x-host-token");
       if (!token) throw errors.unauthenticated("X-Host-Token required");
       const tokenHost = await deps.hostTokens.verify(token);
-      const host = await svc.heartbeat(tokenHost, hostId(c.req.valid("param").id));
-      if (svc.needsCertificate(host)) c.header(RENEW_CERTIFICATE_HEADER, "1");
+      // Through Hono's request (it caches the body another middleware may have read), not the raw one.
+      const body = await heartbeatBody(c.req);
+      const host = await hosts.heartbeat(
+        tokenHost,
+        hostId(c.req.valid("param").id),
+        agentReportOf(body),
+        body?.base_image_bytes,
+        body?.warm_pool,
+      );
+      if (hosts.needsCertificate(host)) c.header(RENEW_CERTIFICATE_HEADER, "1");
       return c.body(null, 204);
     },
   );
@@ -267,7 +345,7 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       request: { params: IdParam },
       responses: { 200: jsonResponse(HostSchema, "The host"), ...errorResponses(401, 403, 404) },
     }),
-    async (c) => c.json(hostView(await svc.get(c.get("auth"), hostId(c.req.valid("param").id))), 200),
+    async (c) => c.json(hostView(await hosts.get(c.get("auth"), hostId(c.req.valid("param").id))), 200),
   );
 
   app.openapi(
@@ -282,7 +360,7 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       responses: { 201: jsonResponse(WithTokenSchema, "New token"), ...errorResponses(401, 403, 404, 409) },
     }),
     async (c) => {
-      const { host, registrationToken } = await svc.regenerateToken(
+      const { host, registrationToken } = await hosts.regenerateToken(
         c.get("auth"),
         hostId(c.req.valid("param").id),
       );
@@ -302,7 +380,11 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       responses: { 200: jsonResponse(HostSchema, "The host"), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const host = await svc.addTag(c.get("auth"), hostId(c.req.valid("param").id), c.req.valid("json").tag);
+      const host = await hosts.addTag(
+        c.get("auth"),
+        hostId(c.req.valid("param").id),
+        c.req.valid("json").tag,
+      );
       return c.json(hostView(host), 200);
     },
   );
@@ -320,7 +402,7 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
     }),
     async (c) => {
       const { id, tag } = c.req.valid("param");
-      return c.json(hostView(await svc.removeTag(c.get("auth"), hostId(id), tag)), 200);
+      return c.json(hostView(await hosts.removeTag(c.get("auth"), hostId(id), tag)), 200);
     },
   );
 
@@ -337,7 +419,7 @@ export function registerHostRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
     }),
     async (c) => {
       const force = c.req.valid("query").force === "true";
-      await svc.delete(c.get("auth"), hostId(c.req.valid("param").id), force);
+      await hosts.delete(c.get("auth"), hostId(c.req.valid("param").id), force);
       return c.body(null, 204);
     },
   );

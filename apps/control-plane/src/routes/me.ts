@@ -1,10 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { getUserById } from "@wrenn/db";
 import type { AppEnv } from "../http/context.ts";
 import { errorResponses, jsonResponse, keyOrJwtSecurity } from "../http/openapi.ts";
 import { RoleSchema, TeamSchema, teamView, UserSchema, userView } from "../http/views.ts";
 import { formatId } from "../ids.ts";
-import { currentTeamAccess } from "../services/access.ts";
 import type { RouteDeps } from "./deps.ts";
 
 const MeSchema = z
@@ -33,8 +31,7 @@ export function registerMeRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): voi
     }),
     async (c) => {
       const auth = c.get("auth");
-      const { team, role } = await currentTeamAccess(deps.db, auth);
-      const user = auth.user ?? (auth.userId ? await getUserById(deps.db, auth.userId) : undefined);
+      const { team, role, user } = await deps.services.users.whoAmI(auth);
       return c.json(
         {
           user: user ? userView(user) : null,

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { call, createTestApp, signupUser, type TestApp } from "@wrenn/testing/app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
 
 /**
  * A FAKE GitHub OAuth server on loopback. GitHub itself cannot be reached from

@@ -48,7 +48,7 @@ export function registerSandboxFileRoutes(
   app: OpenAPIHono<AppEnv>,
   deps: RouteDeps & { files: SandboxFilesService },
 ): void {
-  const svc = deps.files;
+  const files = deps.files;
   const mw = [deps.mw.requireAPIKeyOrJWT];
   const sandboxId = (wire: string) => parseIdOrNotFound("sandbox", wire, "sandbox");
   app.openapi(
@@ -80,7 +80,7 @@ export function registerSandboxFileRoutes(
       const form = c.req.valid("form");
       const bytes = new Uint8Array(await form.file.arrayBuffer());
       return c.json(
-        await svc.write(c.get("auth"), sandboxId(c.req.valid("param").id), form.path, bytes),
+        await files.write(c.get("auth"), sandboxId(c.req.valid("param").id), form.path, bytes),
         200,
       );
     },
@@ -114,7 +114,7 @@ export function registerSandboxFileRoutes(
       if (Number(c.req.header("content-length") ?? 0) > FILE_STREAM_MAX_BYTES) {
         throw errors.invalidArgument(`file exceeds ${FILE_STREAM_MAX_BYTES} bytes`);
       }
-      const entry = await svc.writeStream(
+      const entry = await files.writeStream(
         c.get("auth"),
         sandboxId(c.req.valid("param").id),
         c.req.valid("query").path,
@@ -144,7 +144,7 @@ export function registerSandboxFileRoutes(
         },
       }),
       async (c) => {
-        const { entry, body } = await svc.read(
+        const { entry, body } = await files.read(
           c.get("auth"),
           sandboxId(c.req.valid("param").id),
           c.req.valid("json").path,
@@ -175,8 +175,13 @@ export function registerSandboxFileRoutes(
       },
     }),
     async (c) => {
-      const b = c.req.valid("json");
-      const entries = await svc.list(c.get("auth"), sandboxId(c.req.valid("param").id), b.path, b.depth ?? 1);
+      const body = c.req.valid("json");
+      const entries = await files.list(
+        c.get("auth"),
+        sandboxId(c.req.valid("param").id),
+        body.path,
+        body.depth ?? 1,
+      );
       return c.json({ entries }, 200);
     },
   );
@@ -197,7 +202,7 @@ export function registerSandboxFileRoutes(
     }),
     async (c) =>
       c.json(
-        await svc.mkdir(c.get("auth"), sandboxId(c.req.valid("param").id), c.req.valid("json").path),
+        await files.mkdir(c.get("auth"), sandboxId(c.req.valid("param").id), c.req.valid("json").path),
         200,
       ),
   );
@@ -214,7 +219,7 @@ export function registerSandboxFileRoutes(
       responses: { 204: { description: "Removed" }, ...errorResponses(400, 401, 403, 404, 409, 503) },
     }),
     async (c) => {
-      await svc.remove(c.get("auth"), sandboxId(c.req.valid("param").id), c.req.valid("json").path);
+      await files.remove(c.get("auth"), sandboxId(c.req.valid("param").id), c.req.valid("json").path);
       return c.body(null, 204);
     },
   );

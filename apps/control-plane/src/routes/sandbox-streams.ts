@@ -7,7 +7,7 @@ import type { AppEnv } from "../http/context.ts";
 import { errorResponses, keyOrJwtSecurity } from "../http/openapi.ts";
 import { credentialsOf, rejectWithError } from "../http/ws-auth.ts";
 import { serveStream } from "../http/ws-peer.ts";
-import { parseIdOrNotFound } from "../ids.ts";
+import { parseIdOrNotFound, tryParseId } from "../ids.ts";
 import { parseProcessSelector } from "../services/sandbox-processes.ts";
 import type {
   SandboxStreamsService,
@@ -16,6 +16,7 @@ import type {
   StreamTarget,
 } from "../services/sandbox-streams.ts";
 import { MAX_CLIENT_MESSAGE_BYTES } from "../services/stream-messages.ts";
+import type { WsTicketsService } from "../services/ws-tickets.ts";
 import type { RouteDeps } from "./deps.ts";
 
 type Opener = (target: StreamTarget, peer: StreamPeer) => StreamHandlers;
@@ -56,17 +57,24 @@ function decode(part: string): string {
   }
 }
 
+/** The `ticket` query parameter of an upgrade URL, if any. */
+function ticketOf(url: string | undefined): string | undefined {
+  const query = url?.split("?")[1];
+  return query === undefined ? undefined : (new URLSearchParams(query).get("ticket") ?? undefined);
+}
+
 /**
  * The sandbox WebSocket routes (`exec/stream`, `processes/{process}/stream`, `pty`):
- * upgrades are authenticated like REST (API key or Bearer JWT) and the sandbox looked up
+ * upgrades are authenticated like REST (API key or Bearer JWT), or by a single-use
+ * `?ticket=` from `POST /v1/ws-tickets` (browsers cannot send headers), and the sandbox looked up
  * in the caller's team before the handshake, so a refusal is a plain HTTP error. The
  * same paths are GET routes in the OpenAPI document (a request without an upgrade is 400).
  */
 export function registerSandboxStreamRoutes(
   app: OpenAPIHono<AppEnv>,
-  deps: RouteDeps & { streams: SandboxStreamsService },
+  deps: RouteDeps & { streams: SandboxStreamsService; tickets: WsTicketsService },
 ): void {
-  const { log, streams } = deps;
+  const { log, streams, tickets } = deps;
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_CLIENT_MESSAGE_BYTES,
@@ -103,8 +111,13 @@ export function registerSandboxStreamRoutes(
         "websocket",
       );
     try {
-      const auth = await deps.mw.authenticate(credentialsOf(req));
       const [wireId = "", ...rest] = match.slice(1).map(decode);
+      const ticket = ticketOf(req.url);
+      // A ticket is spent even when the id is malformed, so a probe cannot keep it alive.
+      const auth =
+        ticket === undefined
+          ? await deps.mw.authenticate(credentialsOf(req))
+          : await tickets.redeem(ticket, tryParseId("sandbox", wireId) ?? "");
       const id = parseIdOrNotFound("sandbox", wireId, "sandbox");
       const open = route.opener(streams, rest);
       const target = await streams.open(auth, id, route.action);
@@ -130,7 +143,15 @@ export function registerSandboxStreamRoutes(
         description,
         security: keyOrJwtSecurity,
         middleware: mw,
-        request: { params },
+        request: {
+          params,
+          query: z.object({
+            ticket: z
+              .string()
+              .optional()
+              .openapi({ description: "Single-use ticket from POST /v1/ws-tickets, instead of headers" }),
+          }),
+        },
         responses: {
           101: { description: "Switching Protocols: the WebSocket stream starts" },
           ...errorResponses(400, 401, 404, 409, 503),

@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
+import { startTestDeployment, type TestDeployment } from "@wrenn/testing/deployment";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { startTestDeployment, type TestDeployment } from "../testing-deployment.ts";
 
 // The sandbox WebSocket streams end to end: a real listening control plane, a registered
 // host agent running QEMU microVMs, and the `ws` client speaking the JSON protocols.
@@ -251,6 +253,55 @@ describe("pty", () => {
     expect(await fresh.next((m) => m.type === "started")).toMatchObject({ reconnected: false });
     await fresh.next((m) => m.type === "exit");
     expect(fresh.text(["output"])).toContain("fresh");
+  });
+});
+
+describe("?ticket= (browsers)", () => {
+  const ticket = async (forSandbox = sandboxId): Promise<string> => {
+    const res = await fetch(`${d.url}/v1/ws-tickets`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${d.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ sandbox_id: forSandbox }),
+    });
+    const body = (await res.json()) as { ticket: string };
+    expect(res.status, JSON.stringify(body)).toBe(201);
+    return body.ticket;
+  };
+
+  it("opens a terminal once with a header-less ticket; reused, expired and other-sandbox tickets are refused", async () => {
+    const once = await ticket();
+    const c = await StreamClient.connect(`${wsBase}/pty?ticket=${once}`, {});
+    c.send({ type: "start", cols: 80, rows: 24 });
+    expect(await c.next((m) => m.type === "started")).toMatchObject({ reconnected: false });
+    c.send({ type: "input", data: b64("echo hi\r") });
+    await c.waitText(["output"], /[\r\n]hi\r?\n/);
+    c.send({ type: "kill" });
+    await c.next((m) => m.type === "exit");
+    expect(await refusedStatus(`${wsBase}/pty?ticket=${once}`, {})).toBe(401);
+
+    // Expired: its Redis entry's time runs out (as 30 s would), then it no longer opens anything.
+    const stale = await ticket();
+    const redis = new Redis(d.config.redisUrl);
+    try {
+      const key = `ws-ticket:${createHash("sha256").update(stale).digest("hex")}`;
+      expect(await redis.pexpire(key, 1)).toBe(1);
+      const deadline = Date.now() + 5_000;
+      while ((await redis.exists(key)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      redis.disconnect();
+    }
+    expect(await refusedStatus(`${wsBase}/exec/stream?ticket=${stale}`, {})).toBe(401);
+
+    const elsewhere = `${d.url.replace(/^http/, "ws")}/v1/sandboxes/sb-00000000-0000-4000-8000-000000000000/pty`;
+    expect(await refusedStatus(`${elsewhere}?ticket=${await ticket()}`, {})).toBe(403);
+    // Another team cannot get a ticket for this sandbox at all.
+    const other = await d.newTeam("Ticketless");
+    const refused = await fetch(`${d.url}/v1/ws-tickets`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${other.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ sandbox_id: sandboxId }),
+    });
+    expect(refused.status).toBe(404);
   });
 });
 

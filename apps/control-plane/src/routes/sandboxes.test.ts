@@ -1,7 +1,7 @@
 import { freePort } from "@wrenn/db";
+import { call, createTestApp, signupUser, type TestApp } from "@wrenn/testing/app";
+import { registerHost, signupAdmin } from "@wrenn/testing/hosts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
-import { registerHost, signupAdmin } from "../testing-hosts.ts";
 
 // REST behaviour that needs no VM: validation, team scoping, listing, and the
 // errors when no host (or no reachable agent) can run the sandbox. The
@@ -56,6 +56,19 @@ describe("sandbox creation errors", () => {
     expect((await bad({ timeout_sec: -1 })).status).toBe(400);
     expect((await bad({ metadata: { k: 1 } })).status).toBe(400);
     expect((await bad({ extra: true })).status).toBe(400);
+    // Egress rules are checked before anything is placed, the error naming the field.
+    expect((await bad({ deny_out: ["evil.test"] })).body.message).toMatch(
+      /^deny_out: domain names are not supported/,
+    );
+    expect((await bad({ allow_out: ["pypi.org"] })).body.message).toMatch(
+      /^allow_out: allowing domains needs/,
+    );
+    expect((await bad({ allow_out: ["1.2.3.4/33"] })).body.message).toMatch(/^allow_out: invalid CIDR/);
+    const update = await call(t.app, "PUT", "/v1/sandboxes/sb-00000000-0000-4000-8000-000000000000/network", {
+      token: u.token,
+      body: { allow_internet: false, deny_out: ["10.0.0.0/8:0"] },
+    });
+    expect(update).toMatchObject({ status: 400, body: { message: /^deny_out: invalid port/ } });
   });
 
   it("refuses an exec user that is not a plain user name before any agent is asked", async () => {
@@ -84,7 +97,35 @@ describe("sandbox creation errors", () => {
         template: "minimal",
         host_id: host.wire,
       });
+      // Deleting it (its agent still unreachable) really removes it from the list.
+      const id = list.body.sandboxes[0].id;
+      expect((await call(t.app, "DELETE", `/v1/sandboxes/${id}`, { token: u.token })).status).toBe(204);
+      const after = await call(t.app, "GET", "/v1/sandboxes", { token: u.token });
+      expect(after.body.sandboxes).toHaveLength(0);
+      const got = await call(t.app, "GET", `/v1/sandboxes/${id}`, { token: u.token });
+      expect(got.body.state).toBe("stopped");
     } finally {
+      await call(t.app, "DELETE", `/v1/hosts/${host.wire}?force=true`, { token: adminToken });
+    }
+  });
+});
+
+describe("sandbox create's failure paths", () => {
+  it("answers with the agent's error even when recording the failure fails too", async () => {
+    const host = await registerHost(t, adminToken, `127.0.0.1:${await freePort()}`); // nothing listens there
+    // The database refuses to record the error state (a real failure, from a real trigger).
+    await t.db.pool.query(`CREATE FUNCTION h17_refuse_error() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.state = 'error' THEN RAISE EXCEPTION 'refused by test'; END IF; RETURN NEW; END $$`);
+    await t.db.pool.query(
+      "CREATE TRIGGER h17_refuse_error BEFORE UPDATE ON sandboxes FOR EACH ROW EXECUTE FUNCTION h17_refuse_error()",
+    );
+    try {
+      const u = await signupUser(t.app);
+      const res = await call(t.app, "POST", "/v1/sandboxes", { token: u.token, body: { timeout_sec: 0 } });
+      expect(res.status).toBe(503);
+      expect(res.body.code).toBe("unavailable");
+    } finally {
+      await t.db.pool.query("DROP TRIGGER h17_refuse_error ON sandboxes; DROP FUNCTION h17_refuse_error()");
       await call(t.app, "DELETE", `/v1/hosts/${host.wire}?force=true`, { token: adminToken });
     }
   });
@@ -161,6 +202,43 @@ describe("sandbox reads", () => {
     expect((await call(t.app, "GET", `/v1/sandboxes?cursor=${foreign}`, { token: u.token })).status).toBe(
       400,
     );
+  });
+
+  it("filters by template name, combined with state and the cursor", async () => {
+    const u = await signupUser(t.app);
+    const other = await signupUser(t.app);
+    const make = async (team: string, template: string, state = "running") => {
+      const r = await t.db.pool.query(
+        "INSERT INTO sandboxes (team_id, state, template) VALUES ($1, $2, $3) RETURNING id",
+        [team.slice(5), state, template],
+      );
+      return `sb-${r.rows[0].id}`;
+    };
+    const py1 = await make(u.team.id, "python");
+    await make(u.team.id, "minimal");
+    const py2 = await make(u.team.id, "python", "paused");
+    const py3 = await make(u.team.id, "python");
+    await make(other.team.id, "python");
+    const ids = (res: { body: { sandboxes: { id: string }[] } }) => res.body.sandboxes.map((s) => s.id);
+    const all = await call(t.app, "GET", "/v1/sandboxes?template=python", { token: u.token });
+    expect(ids(all)).toEqual([py3, py2, py1]);
+    const running = await call(t.app, "GET", "/v1/sandboxes?template=python&state=running", {
+      token: u.token,
+    });
+    expect(ids(running)).toEqual([py3, py1]);
+    const page1 = await call(t.app, "GET", "/v1/sandboxes?template=python&limit=2", { token: u.token });
+    expect(ids(page1)).toEqual([py3, py2]);
+    const page2 = await call(
+      t.app,
+      "GET",
+      `/v1/sandboxes?template=python&limit=2&cursor=${page1.body.next_cursor}`,
+      {
+        token: u.token,
+      },
+    );
+    expect(ids(page2)).toEqual([py1]);
+    expect(page2.body.next_cursor).toBeNull();
+    expect(ids(await call(t.app, "GET", "/v1/sandboxes?template=nothing", { token: u.token }))).toEqual([]);
   });
 
   it("leaves destroyed sandboxes out of a list unless state=stopped asks for them", async () => {

@@ -3,9 +3,12 @@ import { errors } from "@wrenn/common";
 import type { Sandbox, SandboxState } from "@wrenn/db";
 import type { AppEnv } from "../http/context.ts";
 import { errorResponses, jsonBody, jsonResponse, keyOrJwtSecurity } from "../http/openapi.ts";
+import { requireUserText } from "../http/user-text.ts";
 import { formatId, parseIdOrInvalid, parseIdOrNotFound } from "../ids.ts";
+import type { SandboxSpec } from "../services/sandbox-spec.ts";
 import { GUEST_USER } from "../services/stream-messages.ts";
 import type { RouteDeps } from "./deps.ts";
+import { EgressFields, EgressView, egressOf, registerSandboxNetworkRoute } from "./sandbox-network.ts";
 
 const states = ["pending", "starting", "running", "paused", "stopped", "missing", "error"] as const;
 
@@ -24,6 +27,7 @@ export const SandboxSchema = z
       .int()
       .openapi({ description: "Inactivity auto-pause after this many seconds; 0 = never" }),
     metadata: z.record(z.string(), z.string()),
+    ...EgressView,
     created_at: z.string(),
     last_active_at: z.string().nullable(),
   })
@@ -41,6 +45,9 @@ export function sandboxView(s: Sandbox): z.infer<typeof SandboxSchema> {
     disk_size_mb: s.diskSizeMb,
     timeout_sec: s.timeoutSec,
     metadata: s.metadata,
+    allow_internet: s.allowInternet,
+    allow_out: s.allowOut,
+    deny_out: s.denyOut,
     created_at: s.createdAt.toISOString(),
     last_active_at: s.lastActiveAt?.toISOString() ?? null,
   };
@@ -60,8 +67,23 @@ const CreateBody = z
     timeout_sec: z.number().int().optional(),
     metadata: StringMap(64, "metadata entries").optional(),
     envs: StringMap(256, "environment variables").optional(),
+    ...EgressFields,
   })
   .openapi("CreateSandboxRequest");
+
+/** The {@link SandboxSpec} a validated create body asks for (the one place wire names become spec names). */
+function sandboxSpec(body: z.infer<typeof CreateBody>): SandboxSpec {
+  return {
+    template: body.template,
+    vcpus: body.vcpus,
+    memoryMb: body.memory_mb,
+    diskSizeMb: body.disk_size_mb,
+    timeoutSec: body.timeout_sec,
+    metadata: body.metadata,
+    envs: body.envs,
+    egress: egressOf(body),
+  };
+}
 
 const CreatedSchema = SandboxSchema.extend({
   envd_access_token: z.string().openapi({ description: "X-Access-Token for envd; shown only here" }),
@@ -107,7 +129,8 @@ const ListQuery = z.object({
       "Comma-separated states, e.g. running,paused. Default: every state but stopped (destroyed sandboxes are listed only with state=stopped)",
   }),
   metadata: z.string().optional().openapi({ description: "URL-encoded key=value pairs, all must match" }),
-  cursor: z.string().optional(),
+  template: z.string().max(128).optional().openapi({ description: "Only sandboxes of this template name" }),
+  cursor: z.string().optional().openapi({ description: "next_cursor of the previous page" }),
   limit: z.coerce.number().int().min(1).max(100).optional(),
 });
 
@@ -129,12 +152,15 @@ function parseStates(value: string | undefined): SandboxState[] {
 
 function parseMetadata(value: string | undefined): Record<string, string> | undefined {
   if (!value) return undefined;
-  return Object.fromEntries(new URLSearchParams(value));
+  const pairs = [...new URLSearchParams(value)];
+  return Object.fromEntries(
+    pairs.map(([k, v]) => [requireUserText(k, "metadata"), requireUserText(v, "metadata")]),
+  );
 }
 
 /** `/v1/sandboxes`: create, list, get, delete, exec, pause, resume, ping (API key or user session). */
 export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): void {
-  const svc = deps.services.sandboxes;
+  const sandboxes = deps.services.sandboxes;
   const mw = [deps.mw.requireAPIKeyOrJWT];
   const sandboxId = (wire: string) => parseIdOrNotFound("sandbox", wire, "sandbox");
   const action = (path: string, summary: string) =>
@@ -167,16 +193,10 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
       },
     }),
     async (c) => {
-      const b = c.req.valid("json");
-      const { sandbox, envdAccessToken } = await svc.create(c.get("auth"), {
-        template: b.template,
-        vcpus: b.vcpus,
-        memoryMb: b.memory_mb,
-        diskSizeMb: b.disk_size_mb,
-        timeoutSec: b.timeout_sec,
-        metadata: b.metadata,
-        envs: b.envs,
-      });
+      const { sandbox, envdAccessToken } = await sandboxes.create(
+        c.get("auth"),
+        sandboxSpec(c.req.valid("json")),
+      );
       return c.json({ ...sandboxView(sandbox), envd_access_token: envdAccessToken }, 201);
     },
   );
@@ -186,7 +206,8 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
       method: "get",
       path: "/v1/sandboxes",
       tags: ["sandboxes"],
-      summary: "List the team's sandboxes, newest first (state and metadata filters, cursor pagination)",
+      summary:
+        "List the team's sandboxes, newest first (state, template and metadata filters, cursor pagination)",
       security: keyOrJwtSecurity,
       middleware: mw,
       request: { query: ListQuery },
@@ -200,9 +221,10 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
     }),
     async (c) => {
       const q = c.req.valid("query");
-      const page = await svc.list(c.get("auth"), {
+      const page = await sandboxes.list(c.get("auth"), {
         states: parseStates(q.state),
         metadata: parseMetadata(q.metadata),
+        template: q.template || undefined,
         cursor: q.cursor ? parseIdOrInvalid("sandbox", q.cursor, "cursor") : undefined,
         limit: q.limit ?? 50,
       });
@@ -227,7 +249,8 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
       request: { params: IdParam },
       responses: { 200: jsonResponse(SandboxSchema, "The sandbox"), ...errorResponses(401, 403, 404) },
     }),
-    async (c) => c.json(sandboxView(await svc.get(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
+    async (c) =>
+      c.json(sandboxView(await sandboxes.get(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
   );
 
   app.openapi(
@@ -242,7 +265,7 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
       responses: { 204: { description: "Destroyed" }, ...errorResponses(401, 403, 404, 503) },
     }),
     async (c) => {
-      await svc.destroy(c.get("auth"), sandboxId(c.req.valid("param").id));
+      await sandboxes.destroy(c.get("auth"), sandboxId(c.req.valid("param").id));
       return c.body(null, 204);
     },
   );
@@ -262,29 +285,35 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
       },
     }),
     async (c) => {
-      const b = c.req.valid("json");
-      const r = await svc.exec(c.get("auth"), sandboxId(c.req.valid("param").id), {
-        cmd: b.cmd,
-        args: b.args,
-        envs: b.envs,
-        cwd: b.cwd,
-        user: b.user,
-        timeoutSec: b.timeout_sec,
-        background: b.background,
-        tag: b.tag,
+      const body = c.req.valid("json");
+      const result = await sandboxes.exec(c.get("auth"), sandboxId(c.req.valid("param").id), {
+        cmd: body.cmd,
+        args: body.args,
+        envs: body.envs,
+        cwd: body.cwd,
+        user: body.user,
+        timeoutSec: body.timeout_sec,
+        background: body.background,
+        tag: body.tag,
       });
       return c.json(
-        { pid: r.pid, exit_code: r.exitCode, stdout: r.stdout, stderr: r.stderr, timed_out: r.timedOut },
+        {
+          pid: result.pid,
+          exit_code: result.exitCode,
+          stdout: result.stdout,
+          stderr: result.stderr,
+          timed_out: result.timedOut,
+        },
         200,
       );
     },
   );
 
   app.openapi(action("pause", "Pause a running sandbox (memory and disk kept, no RAM held)"), async (c) =>
-    c.json(sandboxView(await svc.pause(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
+    c.json(sandboxView(await sandboxes.pause(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
   );
   app.openapi(action("resume", "Resume a paused sandbox"), async (c) =>
-    c.json(sandboxView(await svc.resume(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
+    c.json(sandboxView(await sandboxes.resume(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
   );
   app.openapi(
     createRoute({
@@ -301,7 +330,7 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
       },
     }),
     async (c) => {
-      const { sandbox, envdAccessToken } = await svc.connect(
+      const { sandbox, envdAccessToken } = await sandboxes.connect(
         c.get("auth"),
         sandboxId(c.req.valid("param").id),
       );
@@ -342,7 +371,7 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
     async (c) =>
       c.json(
         sandboxView(
-          await svc.setTimeout(
+          await sandboxes.setTimeout(
             c.get("auth"),
             sandboxId(c.req.valid("param").id),
             c.req.valid("json").timeout_sec,
@@ -351,7 +380,8 @@ export function registerSandboxRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps)
         200,
       ),
   );
+  registerSandboxNetworkRoute(app, deps, { schema: SandboxSchema, render: sandboxView });
   app.openapi(action("ping", "Mark a sandbox active (restarts its inactivity countdown)"), async (c) =>
-    c.json(sandboxView(await svc.ping(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
+    c.json(sandboxView(await sandboxes.ping(c.get("auth"), sandboxId(c.req.valid("param").id))), 200),
   );
 }

@@ -1,12 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Logger } from "@wrenn/common";
 import type { RunningAgent } from "@wrenn/host-agent";
+import { call, signupUser, type TestApp } from "@wrenn/testing/app";
+import { startTestAppWithHost, type TestAppWithHost } from "@wrenn/testing/app-with-host";
+import { pollUntil } from "@wrenn/testing/poll";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HostMonitor } from "../hosts/monitor.ts";
 import type { HostClientPool } from "../hosts/pool.ts";
 import { AuditLogger } from "../services/audit.ts";
-import { call, signupUser, type TestApp } from "../testing.ts";
-import { startTestAppWithHost, type TestAppWithHost } from "../testing-host.ts";
+import { HostMonitor } from "../services/host-monitor.ts";
 
 // End to end on a REAL host agent (in-process, QEMU microVM, netns networking) reached
 // through the real Connect client over h2c, registered through the real registration flow;
@@ -203,14 +204,15 @@ describe("sandboxes on a real host agent", () => {
     );
     const killed = await call(t.app, "DELETE", `/v1/sandboxes/${id}/processes/sleeper`, { token });
     expect(killed.status, JSON.stringify(killed.body)).toBe(204);
-    const deadline = Date.now() + 10_000;
-    let still = true;
-    while (still && Date.now() < deadline) {
-      const now = await call(t.app, "GET", `/v1/sandboxes/${id}/processes`, { token });
-      still = now.body.processes.some((p: { tag: string | null }) => p.tag === "sleeper");
-      if (still) await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(still).toBe(false);
+    const tags = await pollUntil(
+      "the killed process gone from the listing",
+      async () =>
+        (await call(t.app, "GET", `/v1/sandboxes/${id}/processes`, { token })).body.processes.map(
+          (p: { tag: string | null }) => p.tag,
+        ) as (string | null)[],
+      (now) => !now.includes("sleeper"),
+    );
+    expect(tags).not.toContain("sleeper");
     expect((await call(t.app, "DELETE", `/v1/sandboxes/${id}/processes/sleeper`, { token })).status).toBe(
       404,
     );
@@ -281,5 +283,29 @@ describe("sandboxes on a real host agent", () => {
     ]);
     expect(audit.rows.find((r) => r.action === "reconcile_running")?.actor_type).toBe("system");
     expect((await call(t.app, "DELETE", `/v1/sandboxes/${id}`, { token })).status).toBe(204);
+  });
+});
+
+describe("sandbox create when its success cannot be recorded", () => {
+  it("destroys the VM at once and leaves the row in error (not running, not starting)", async () => {
+    // The database refuses the `running` update (a real failure, from a real trigger).
+    await t.db.pool.query(`CREATE FUNCTION refuse_running() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.state = 'running' THEN RAISE EXCEPTION 'refused by test'; END IF; RETURN NEW; END $$`);
+    await t.db.pool.query(
+      "CREATE TRIGGER refuse_running BEFORE UPDATE ON sandboxes FOR EACH ROW EXECUTE FUNCTION refuse_running()",
+    );
+    try {
+      const res = await call(t.app, "POST", "/v1/sandboxes", { token, body: { timeout_sec: 0 } });
+      expect(res.status, JSON.stringify(res.body)).toBe(500);
+      expect(res.body).toEqual({ code: "internal", message: "internal error" });
+    } finally {
+      await t.db.pool.query("DROP TRIGGER refuse_running ON sandboxes; DROP FUNCTION refuse_running()");
+    }
+    // The agent created the VM, then was told to destroy it before the answer: nothing runs.
+    expect(agent.manager.list().sandboxes).toEqual([]);
+    const rows = await t.db.pool.query(
+      "SELECT state FROM sandboxes WHERE state NOT IN ('stopped') ORDER BY created_at DESC LIMIT 1",
+    );
+    expect(rows.rows).toEqual([{ state: "error" }]);
   });
 });

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:net";
 import { freePort } from "@wrenn/db";
+import { call, createTestApp, signupUser, type TestApp } from "@wrenn/testing/app";
+import { registerHost, signupAdmin } from "@wrenn/testing/hosts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
-import { registerHost, signupAdmin } from "../testing-hosts.ts";
 
 // REST behaviour of /v1/snapshots that needs no VM: validation, team scoping,
 // platform and `minimal` protection, the hard error when an agent cannot delete

@@ -64,7 +64,7 @@ export function registerSnapshotRoutes(
   app: OpenAPIHono<AppEnv>,
   deps: RouteDeps & { snapshots: SnapshotsService },
 ): void {
-  const svc = deps.snapshots;
+  const snapshots = deps.snapshots;
   const mw = [deps.mw.requireAPIKeyOrJWT];
 
   app.openapi(
@@ -82,13 +82,13 @@ export function registerSnapshotRoutes(
       },
     }),
     async (c) => {
-      const b = c.req.valid("json");
-      const t = await svc.create(c.get("auth"), {
-        sandboxId: parseIdOrInvalid("sandbox", b.sandbox_id, "sandbox_id"),
-        name: b.name,
-        type: b.type,
+      const body = c.req.valid("json");
+      const template = await snapshots.create(c.get("auth"), {
+        sandboxId: parseIdOrInvalid("sandbox", body.sandbox_id, "sandbox_id"),
+        name: body.name,
+        type: body.type,
       });
-      return c.json(templateView(t), 201);
+      return c.json(templateView(template), 201);
     },
   );
 
@@ -104,7 +104,7 @@ export function registerSnapshotRoutes(
       responses: { 200: jsonResponse(TemplateList, "Templates"), ...errorResponses(400, 401, 403) },
     }),
     async (c) => {
-      const list = await svc.list(c.get("auth"), c.req.valid("query").type);
+      const list = await snapshots.list(c.get("auth"), c.req.valid("query").type);
       return c.json({ templates: list.map(templateView) }, 200);
     },
   );
@@ -120,7 +120,7 @@ export function registerSnapshotRoutes(
       request: { params: NameParam },
       responses: { 200: jsonResponse(TemplateSchema, "The template"), ...errorResponses(400, 401, 403, 404) },
     }),
-    async (c) => c.json(templateView(await svc.get(c.get("auth"), c.req.valid("param").name)), 200),
+    async (c) => c.json(templateView(await snapshots.get(c.get("auth"), c.req.valid("param").name)), 200),
   );
 
   app.openapi(
@@ -135,7 +135,7 @@ export function registerSnapshotRoutes(
       responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 503) },
     }),
     async (c) => {
-      await svc.delete(c.get("auth"), c.req.valid("param").name);
+      await snapshots.delete(c.get("auth"), c.req.valid("param").name);
       return c.body(null, 204);
     },
   );
@@ -150,7 +150,7 @@ export function registerSnapshotRoutes(
       middleware: [deps.mw.requireAdmin],
       responses: { 200: jsonResponse(TemplateList, "Templates"), ...errorResponses(401, 403) },
     }),
-    async (c) => c.json({ templates: (await svc.listAll()).map(templateView) }, 200),
+    async (c) => c.json({ templates: (await snapshots.listAll()).map(templateView) }, 200),
   );
 
   app.openapi(
@@ -171,7 +171,7 @@ export function registerSnapshotRoutes(
     }),
     async (c) => {
       const teamWire = c.req.valid("query").team_id;
-      await svc.adminDelete(
+      await snapshots.adminDelete(
         c.get("auth"),
         c.req.valid("param").name,
         teamWire ? parseIdOrInvalid("team", teamWire, "team_id") : undefined,

@@ -1,9 +1,9 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { RunningAgent } from "@wrenn/host-agent";
+import { call, signupUser, type TestApp } from "@wrenn/testing/app";
+import { startTestAppWithHost, type TestAppWithHost } from "@wrenn/testing/app-with-host";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, signupUser, type TestApp } from "../testing.ts";
-import { startTestAppWithHost, type TestAppWithHost } from "../testing-host.ts";
 
 // Templates end to end on a REAL host agent (in-process, QEMU microVMs, netns networking)
 // registered through the real flow and driven only through the REST API.

@@ -1,5 +1,6 @@
+import { call, createTestApp, signupUser, type TestApp } from "@wrenn/testing/app";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, createTestApp, signupUser, type TestApp } from "../testing.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -258,13 +259,23 @@ describe("teams", () => {
 });
 
 describe("GET /v1/users/search", () => {
-  it("finds users by email prefix (≥ 3 chars) and escapes LIKE metacharacters", async () => {
+  async function signupAs(email: string) {
+    const s = await call(t.app, "POST", "/v1/auth/signup", {
+      body: { name: "z", email, password: "long enough" },
+    });
+    expect(s.status).toBe(201);
+    return s.body as { token: string; user: { id: string; email: string }; team: { id: string } };
+  }
+
+  it("finds teammates by email prefix (≥ 3 chars) and escapes LIKE metacharacters", async () => {
     const u = await signupUser(t.app);
     for (const email of ["zed_one@search.io", "zedXone@search.io"]) {
-      const s = await call(t.app, "POST", "/v1/auth/signup", {
-        body: { name: "z", email, password: "long enough" },
+      await signupAs(email);
+      const added = await call(t.app, "POST", `/v1/teams/${u.team.id}/members`, {
+        token: u.token,
+        body: { email },
       });
-      expect(s.status).toBe(201);
+      expect(added.status).toBe(201);
     }
     const res = await call(t.app, "GET", "/v1/users/search?email=zed_", { token: u.token });
     expect(res.status).toBe(200);
@@ -281,5 +292,87 @@ describe("GET /v1/users/search", () => {
     expect(short.body.message).toMatch(/at least 3/);
     expect((await call(t.app, "GET", "/v1/users/search?email=zed")).status).toBe(401);
     expect((await call(t.app, "GET", "/v1/users/search", { token: u.token })).status).toBe(400);
+  });
+
+  it("never lists accounts that share no team with the caller, except by their exact email", async () => {
+    const u = await signupUser(t.app);
+    const stranger = await signupAs("quill.stranger@elsewhere.io");
+    const prefix = await call(t.app, "GET", "/v1/users/search?email=quill", { token: u.token });
+    expect(prefix.body.users).toEqual([]);
+    const almost = await call(t.app, "GET", "/v1/users/search?email=quill.stranger@elsewhere.i", {
+      token: u.token,
+    });
+    expect(almost.body.users).toEqual([]);
+    const exact = await call(t.app, "GET", "/v1/users/search?email=Quill.Stranger@Elsewhere.io", {
+      token: u.token,
+    });
+    expect(exact.body.users).toEqual([
+      { id: stranger.user.id, email: "quill.stranger@elsewhere.io", name: "z" },
+    ]);
+    // Members of any of the caller's teams count, not only the current one; the caller too.
+    const side = await call(t.app, "POST", "/v1/teams", { token: u.token, body: { name: "Side project" } });
+    await call(t.app, "POST", `/v1/teams/${side.body.id}/members`, {
+      token: u.token,
+      body: { email: "quill.stranger@elsewhere.io" },
+    });
+    const shared = await call(t.app, "GET", "/v1/users/search?email=quill", { token: u.token });
+    expect(shared.body.users.map((x: { id: string }) => x.id)).toEqual([stranger.user.id]);
+    const self = await call(t.app, "GET", `/v1/users/search?email=${u.user.email.slice(0, 8)}`, {
+      token: u.token,
+    });
+    expect(self.body.users.map((x: { id: string }) => x.id)).toEqual([u.user.id]);
+  });
+});
+
+describe("API keys follow their creator's access", () => {
+  async function keyFor(token: string) {
+    const k = await call(t.app, "POST", "/v1/api-keys", { token, body: { name: "ci" } });
+    expect(k.status).toBe(201);
+    return k.body.key as string;
+  }
+  const works = async (key: string) => (await call(t.app, "GET", "/v1/sandboxes", { apiKey: key })).status;
+
+  it("revokes a removed member's keys and only theirs", async () => {
+    const { owner, teamId, others } = await teamWith("member", "member");
+    const [gone, stays] = others;
+    const goneKey = await keyFor(gone?.token ?? "");
+    const staysKey = await keyFor(stays?.token ?? "");
+    const ownerKey = await keyFor(owner.token);
+    expect(await works(goneKey)).toBe(200);
+    const del = await call(t.app, "DELETE", `/v1/teams/${teamId}/members/${gone?.user.id}`, {
+      token: owner.token,
+    });
+    expect(del.status).toBe(204);
+    expect(await works(goneKey)).toBe(401);
+    expect(await works(staysKey)).toBe(200);
+    expect(await works(ownerKey)).toBe(200);
+    const list = await call(t.app, "GET", "/v1/api-keys", { token: owner.token });
+    expect(list.body.api_keys).toHaveLength(2);
+  });
+
+  it("revokes the keys of a member who leaves", async () => {
+    const { teamId, others } = await teamWith("admin");
+    const key = await keyFor(others[0]?.token ?? "");
+    expect(await works(key)).toBe(200);
+    const left = await call(t.app, "POST", `/v1/teams/${teamId}/leave`, { token: others[0]?.token });
+    expect([200, 204]).toContain(left.status);
+    expect(await works(key)).toBe(401);
+  });
+
+  it("revokes every key of a deleted team", async () => {
+    const u = await signupUser(t.app);
+    const team = await call(t.app, "POST", "/v1/teams", { token: u.token, body: { name: "Gone" } });
+    const sw = await call(t.app, "POST", "/v1/auth/switch-team", {
+      token: u.token,
+      body: { team_id: team.body.id },
+    });
+    const key = await keyFor(sw.body.token);
+    expect(await works(key)).toBe(200);
+    expect((await call(t.app, "DELETE", `/v1/teams/${team.body.id}`, { token: u.token })).status).toBe(204);
+    expect(await works(key)).toBe(401);
+    const rows = await t.db.db.execute(
+      sql`SELECT count(*)::int AS n FROM team_api_keys WHERE team_id = ${String(team.body.id).slice("team-".length)}`,
+    );
+    expect(rows.rows[0]).toEqual({ n: 0 });
   });
 });

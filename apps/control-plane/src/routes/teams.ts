@@ -16,7 +16,7 @@ const RoleBody = z.strictObject({ role: RoleSchema }).openapi("UpdateRoleRequest
 
 /** `/v1/teams…`: teams, members, roles, leave. */
 export function registerTeamRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): void {
-  const svc = deps.services.teams;
+  const teams = deps.services.teams;
   const mw = [deps.mw.requireJWT];
   const base = { tags: ["teams"], security: jwtSecurity, middleware: mw };
   const teamId = (wire: string) => parseIdOrNotFound("team", wire, "team");
@@ -34,7 +34,7 @@ export function registerTeamRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       },
     }),
     async (c) => {
-      const list = await svc.list(c.get("auth"));
+      const list = await teams.list(c.get("auth"));
       return c.json({ teams: list.map((m) => teamView(m.team, m.role, m.isDefault)) }, 200);
     },
   );
@@ -49,7 +49,7 @@ export function registerTeamRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       responses: { 201: jsonResponse(TeamSchema, "The team"), ...errorResponses(400, 401) },
     }),
     async (c) => {
-      const m = await svc.create(c.get("auth"), c.req.valid("json").name);
+      const m = await teams.create(c.get("auth"), c.req.valid("json").name);
       return c.json(teamView(m.team, m.role, m.isDefault), 201);
     },
   );
@@ -64,7 +64,7 @@ export function registerTeamRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       responses: { 200: jsonResponse(TeamSchema, "The team"), ...errorResponses(401, 404) },
     }),
     async (c) => {
-      const m = await svc.membership(c.get("auth"), teamId(c.req.valid("param").id));
+      const m = await teams.membership(c.get("auth"), teamId(c.req.valid("param").id));
       return c.json(teamView(m.team, m.role, m.isDefault), 200);
     },
   );
@@ -79,7 +79,7 @@ export function registerTeamRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       responses: { 200: jsonResponse(TeamSchema, "The renamed team"), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
-      const m = await svc.rename(c.get("auth"), teamId(c.req.valid("param").id), c.req.valid("json").name);
+      const m = await teams.rename(c.get("auth"), teamId(c.req.valid("param").id), c.req.valid("json").name);
       return c.json(teamView(m.team, m.role, m.isDefault), 200);
     },
   );
@@ -94,7 +94,7 @@ export function registerTeamRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404) },
     }),
     async (c) => {
-      await svc.delete(c.get("auth"), teamId(c.req.valid("param").id));
+      await teams.delete(c.get("auth"), teamId(c.req.valid("param").id));
       return c.body(null, 204);
     },
   );
@@ -112,7 +112,7 @@ export function registerTeamRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       },
     }),
     async (c) => {
-      const list = await svc.members(c.get("auth"), teamId(c.req.valid("param").id));
+      const list = await teams.members(c.get("auth"), teamId(c.req.valid("param").id));
       return c.json({ members: list.map(memberView) }, 200);
     },
   );
@@ -131,7 +131,7 @@ export function registerTeamRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
     }),
     async (c) => {
       const { email, role } = c.req.valid("json");
-      const m = await svc.addMember(c.get("auth"), teamId(c.req.valid("param").id), email, role);
+      const m = await teams.addMember(c.get("auth"), teamId(c.req.valid("param").id), email, role);
       return c.json(memberView(m), 201);
     },
   );
@@ -147,7 +147,7 @@ export function registerTeamRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
     }),
     async (c) => {
       const p = c.req.valid("param");
-      await svc.updateRole(c.get("auth"), teamId(p.id), userId(p.userId), c.req.valid("json").role);
+      await teams.updateRole(c.get("auth"), teamId(p.id), userId(p.userId), c.req.valid("json").role);
       return c.body(null, 204);
     },
   );
@@ -163,7 +163,7 @@ export function registerTeamRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
     }),
     async (c) => {
       const p = c.req.valid("param");
-      await svc.removeMember(c.get("auth"), teamId(p.id), userId(p.userId));
+      await teams.removeMember(c.get("auth"), teamId(p.id), userId(p.userId));
       return c.body(null, 204);
     },
   );
@@ -178,7 +178,7 @@ export function registerTeamRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       responses: { 204: { description: "Left" }, ...errorResponses(401, 404, 409) },
     }),
     async (c) => {
-      await svc.leave(c.get("auth"), teamId(c.req.valid("param").id));
+      await teams.leave(c.get("auth"), teamId(c.req.valid("param").id));
       return c.body(null, 204);
     },
   );

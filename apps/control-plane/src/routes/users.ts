@@ -15,7 +15,9 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>, deps: RouteDeps): v
       method: "get",
       path: "/v1/users/search",
       tags: ["users"],
-      summary: "Find users by email prefix (at least 3 characters; for adding members)",
+      summary: "Find users to add as members: email prefix among your teams' members, or an exact email",
+      description:
+        "Matches (up to 10) are users whose email starts with `email` (at least 3 characters, case-insensitive) and who share a team with the caller, plus the user whose email is exactly `email`. Other accounts are never listed.",
       security: jwtSecurity,
       middleware: [deps.mw.requireJWT],
       request: { query: z.strictObject({ email: z.string().max(254).openapi({ example: "ada" }) }) },

@@ -1,6 +1,6 @@
 import { errors } from "@wrenn/common";
 import { type Database, getActiveTeam, getMembership, type Team, type TeamRole } from "@wrenn/db";
-import type { AuthContext } from "../http/context.ts";
+import type { AuthContext } from "./auth-context.ts";
 
 const rank: Record<TeamRole, number> = { member: 0, admin: 1, owner: 2 };
 

@@ -1,6 +1,6 @@
 import type { ActorType } from "@wrenn/db";
-import type { AuthContext } from "../http/context.ts";
 import { formatId } from "../ids.ts";
+import type { AuthContext } from "./auth-context.ts";
 
 /** Who performed an action, as recorded in the audit log. */
 export interface Actor {

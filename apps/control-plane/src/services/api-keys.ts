@@ -5,13 +5,16 @@ import {
   createApiKey,
   type Database,
   deleteApiKey,
+  getUserById,
   listApiKeys,
+  type User,
 } from "@wrenn/db";
 import { apiKeyDisplayPrefix, generateApiKey, hashApiKey } from "../auth/api-keys.ts";
-import type { AuthContext } from "../http/context.ts";
 import { currentTeamAccess, requireUser, roleAtLeast } from "./access.ts";
 import { actorOf } from "./actor.ts";
 import type { AuditLogger } from "./audit.ts";
+import type { AuthContext } from "./auth-context.ts";
+import { requireBelowCap, teamCaps } from "./team-caps.ts";
 
 /** API keys of the caller's current team. */
 export class ApiKeysService {
@@ -26,10 +29,14 @@ export class ApiKeysService {
     return listApiKeys(this.db, team.id);
   }
 
-  /** Creates a key; the plaintext is returned here once and never stored. */
-  async create(auth: AuthContext, name: string): Promise<{ key: string; row: ApiKey }> {
+  /**
+   * Creates a key; the plaintext is returned here once and never stored. `creator` is the
+   * caller's user row as the database has it now, for the response's `created_by`.
+   */
+  async create(auth: AuthContext, name: string): Promise<{ key: string; row: ApiKey; creator?: User }> {
     const userId = requireUser(auth);
     const { team } = await currentTeamAccess(this.db, auth);
+    requireBelowCap((await listApiKeys(this.db, team.id)).length, teamCaps.apiKeys, "API keys per team");
     const key = generateApiKey();
     const row = await createApiKey(this.db, {
       teamId: team.id,
@@ -39,7 +46,8 @@ export class ApiKeysService {
       createdBy: userId,
     });
     await this.audit.apiKeyCreated(actorOf(auth), team.id, row.id, name);
-    return { key, row };
+    const creator = await getUserById(this.db, userId);
+    return { key, row, ...(creator ? { creator } : {}) };
   }
 
   /**

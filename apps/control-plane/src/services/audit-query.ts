@@ -1,6 +1,6 @@
-import { type AuditLog, type Database, listAuditLogs } from "@wrenn/db";
-import type { AuthContext } from "../http/context.ts";
+import { type AuditLog, type AuditQuery, type AuditScope, type Database, listAuditLogs } from "@wrenn/db";
 import { currentTeamAccess, requireUser, roleAtLeast } from "./access.ts";
+import type { AuthContext } from "./auth-context.ts";
 
 /** Reads the audit trail of the caller's current team. */
 export class AuditQueryService {
@@ -13,15 +13,18 @@ export class AuditQueryService {
    */
   async list(
     auth: AuthContext,
-    q: { resourceTypes?: string[]; actions?: string[]; before?: string; limit: number },
+    q: Omit<AuditQuery, "teamId" | "scopes"> & { scopes?: AuditScope[] },
   ): Promise<{ items: AuditLog[]; nextCursor: string | null }> {
     requireUser(auth);
     const { team, role } = await currentTeamAccess(this.db, auth);
-    const scopes = role && roleAtLeast(role, "admin") ? (["team", "admin"] as const) : (["team"] as const);
+    const visible: AuditScope[] = role && roleAtLeast(role, "admin") ? ["team", "admin"] : ["team"];
+    // A scope filter narrows what the role may see; it never widens it.
+    const scopes = q.scopes?.length ? visible.filter((s) => q.scopes?.includes(s)) : visible;
+    if (scopes.length === 0) return { items: [], nextCursor: null };
     const items = await listAuditLogs(this.db, {
       ...q,
       teamId: team.id,
-      scopes: [...scopes],
+      scopes,
       limit: q.limit + 1,
     });
     const more = items.length > q.limit;

@@ -3,6 +3,22 @@ import { type AuditScope, type AuditStatus, type Database, insertAuditLog } from
 import { formatId } from "../ids.ts";
 import { type Actor, systemActor } from "./actor.ts";
 
+/** An audit entry as written, handed to an {@link AuditSink} (ids already in wire form). */
+export interface AuditEntry {
+  teamId: string | null;
+  resourceType: string;
+  resourceId: string;
+  action: string;
+  status: string;
+  actorName: string;
+  metadata: Record<string, unknown>;
+}
+
+/** Receives every audit entry after it is written (the lifecycle event stream); must not throw. */
+export interface AuditSink {
+  onAudit(entry: AuditEntry): Promise<unknown>;
+}
+
 interface Event {
   teamId: string | null;
   resourceType: string;
@@ -19,9 +35,11 @@ interface Event {
  * only. Writing never fails the action it records: errors are logged.
  */
 export class AuditLogger {
+  /** `events` turns entries that are lifecycle events into notifications (channels/stream.ts). */
   constructor(
     private readonly db: Database,
     private readonly log: Logger,
+    private readonly events?: AuditSink,
   ) {}
 
   private async record(actor: Actor, e: Event): Promise<void> {
@@ -41,6 +59,15 @@ export class AuditLogger {
     } catch (err) {
       this.log.error({ err, action: e.action }, "audit log write failed");
     }
+    await this.events?.onAudit({
+      teamId: e.teamId,
+      resourceType: e.resourceType,
+      resourceId: e.resourceId,
+      action: e.action,
+      status: e.status ?? "success",
+      actorName: actor.name,
+      metadata: e.metadata ?? {},
+    });
   }
 
   /** A user signed up (their first team was created with them). */
@@ -112,6 +139,18 @@ export class AuditLogger {
       action: "set_byoc",
       scope: "admin",
       metadata: { is_byoc: isByoc },
+    });
+  }
+
+  /** A platform admin granted or removed another user's platform-admin flag (no team: platform-wide). */
+  userAdminSet(actor: Actor, userId: string, isAdmin: boolean) {
+    return this.record(actor, {
+      teamId: null,
+      resourceType: "user",
+      resourceId: formatId("user", userId),
+      action: "set_admin",
+      scope: "admin",
+      metadata: { is_admin: isAdmin },
     });
   }
 
@@ -308,6 +347,37 @@ export class AuditLogger {
       action,
       scope: "team",
       ...options,
+    });
+  }
+  /** A notification channel was created, changed, re-keyed or deleted (`action`: create|update|rotate_config|delete). */
+  channelChanged(
+    actor: Actor,
+    teamId: string,
+    channelId: string,
+    action: "create" | "update" | "rotate_config" | "delete",
+    metadata: Record<string, unknown>,
+  ) {
+    return this.record(actor, {
+      teamId,
+      resourceType: "channel",
+      resourceId: formatId("channel", channelId),
+      action,
+      scope: "admin",
+      status: action === "delete" ? "warning" : "success",
+      metadata,
+    });
+  }
+
+  /** A channel was disabled after failing `failures` deliveries in a row. */
+  channelAutoDisabled(teamId: string, channelId: string, failures: number, lastError: string) {
+    return this.record(systemActor, {
+      teamId,
+      resourceType: "channel",
+      resourceId: formatId("channel", channelId),
+      action: "auto_disable",
+      scope: "admin",
+      status: "warning",
+      metadata: { consecutive_failures: failures, last_error: lastError },
     });
   }
 }

@@ -1,6 +1,8 @@
 import { errors } from "@wrenn/common";
 import {
   addMember,
+  bumpSessionVersion,
+  changeUserPassword,
   createTeam,
   createUser,
   type Database,
@@ -17,13 +19,15 @@ import {
   type User,
 } from "@wrenn/db";
 import type { SessionTokens } from "../auth/jwt.ts";
+import type { LoginThrottle } from "../auth/login-throttle.ts";
+import { checkPasswordPolicy } from "../auth/password-policy.ts";
 import { hashPassword, verifyPassword } from "../auth/passwords.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
-import type { AuthContext } from "../http/context.ts";
 import { formatId } from "../ids.ts";
 import type { OAuthProfile } from "../oauth/provider.ts";
 import type { Actor } from "./actor.ts";
 import type { AuditLogger } from "./audit.ts";
+import type { AuthContext } from "./auth-context.ts";
 
 /** A signed-in session: the token plus who and where it is for. */
 export interface Session {
@@ -41,9 +45,10 @@ export class AuthService {
     private readonly audit: AuditLogger,
     private readonly limiter: RateLimiter,
     private readonly limits: { perIp: number; perAccount: number },
+    private readonly throttle: LoginThrottle,
   ) {}
 
-  private async limit(kind: "login" | "signup", ip: string, email: string): Promise<void> {
+  private async limit(kind: "signup", ip: string, email: string): Promise<void> {
     await this.limiter.hit(kind, [
       [`ip:${ip}`, this.limits.perIp],
       [`acct:${email}`, this.limits.perAccount],
@@ -53,6 +58,7 @@ export class AuthService {
   /** Creates the user and their default team in one transaction and signs them in. */
   async signup(input: { name: string; email: string; password: string }, ip: string): Promise<Session> {
     const email = normalizeEmail(input.email);
+    checkPasswordPolicy(input.password);
     await this.limit("signup", ip, email);
     const passwordHash = await hashPassword(input.password);
     let created: { user: User; team: Team };
@@ -72,10 +78,14 @@ export class AuthService {
   /** Checks email and password (argon2id) and signs in to the default (or first active) team. */
   async login(input: { email: string; password: string }, ip: string): Promise<Session> {
     const email = normalizeEmail(input.email);
-    await this.limit("login", ip, email);
+    await this.throttle.check(email, ip);
     const user = await getUserByEmail(this.db, email);
     const ok = await verifyPassword(user?.passwordHash ?? null, input.password);
-    if (!user || !ok) throw errors.unauthenticated("invalid email or password");
+    if (!user || !ok) {
+      await this.throttle.failed(email, ip);
+      throw errors.unauthenticated("invalid email or password");
+    }
+    await this.throttle.succeeded(email, ip);
     const session = await this.sessionForUser(user);
     await this.audit.userLoggedIn(userActor(user), session.team.id, user.id, "password");
     return session;
@@ -90,6 +100,42 @@ export class AuthService {
     const m = await getMembership(this.db, user.id, teamId);
     if (!m) throw errors.notFound("team not found");
     return this.issue(user, m.team, m.role);
+  }
+
+  /** Ends the caller's sessions: every session token of the user stops working (sign out everywhere). */
+  async logout(auth: AuthContext): Promise<void> {
+    if (auth.kind !== "jwt" || !auth.userId)
+      throw errors.permissionDenied("logging out needs a user session");
+    await bumpSessionVersion(this.db, auth.userId);
+  }
+
+  /**
+   * Changes the caller's password after checking the current one (a user who signed up through
+   * OAuth and has none may set one). Every other session is revoked; the answer is a fresh session
+   * in the caller's current team.
+   */
+  async changePassword(
+    auth: AuthContext,
+    input: { currentPassword: string | undefined; newPassword: string },
+    ip: string,
+  ): Promise<Session> {
+    if (auth.kind !== "jwt" || !auth.userId || !auth.teamId)
+      throw errors.permissionDenied("changing the password needs a user session");
+    checkPasswordPolicy(input.newPassword, "new_password");
+    const user = await getUserById(this.db, auth.userId);
+    if (!user) throw errors.unauthenticated("user no longer exists");
+    if (user.passwordHash !== null) {
+      // Guessing the current password through this route is throttled like logins are.
+      await this.throttle.check(user.email, ip);
+      if (!(await verifyPassword(user.passwordHash, input.currentPassword ?? ""))) {
+        await this.throttle.failed(user.email, ip);
+        throw errors.permissionDenied("the current password is wrong");
+      }
+    }
+    const updated = await changeUserPassword(this.db, user.id, await hashPassword(input.newPassword));
+    if (!updated) throw errors.unauthenticated("user no longer exists");
+    const m = await getMembership(this.db, user.id, auth.teamId);
+    return m ? this.issue(updated, m.team, m.role) : this.sessionForUser(updated);
   }
 
   /**
@@ -171,6 +217,7 @@ export class AuthService {
       is_admin: user.isAdmin,
       name: user.name,
       email: user.email,
+      sv: user.sessionVersion,
     });
     return { token, user, team, role };
   }

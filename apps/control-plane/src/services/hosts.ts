@@ -13,15 +13,18 @@ import {
   type HostWithTags,
   listActiveSandboxesOnHost,
   listHosts,
+  listSandboxesOnHost,
   markHostTokensUsed,
-  recordHeartbeat,
+  recordHeartbeatWithRecovery,
   recordHostToken,
   registerHost,
   removeHostTag,
   revokeAllHostRefreshTokens,
   revokeHostRefreshToken,
   type Sandbox,
+  setHostBuiltTemplateSize,
   setHostCertificate,
+  setHostWarmPool,
   updateSandbox,
 } from "@wrenn/db";
 import type { Redis } from "ioredis";
@@ -34,13 +37,16 @@ import {
   hashSecretToken,
 } from "../auth/host-tokens.ts";
 import { callAgent, type HostClientPool } from "../hosts/pool.ts";
-import type { AuthContext } from "../http/context.ts";
+import { type AgentReport, planFromHeartbeat } from "../hosts/reconcile.ts";
+import type { HostWarmPoolEntry } from "../hosts/warm-placement.ts";
 import { formatId } from "../ids.ts";
 import { HOST_CERT_TTL_MS } from "../tls/agent-tls.ts";
 import type { CertificateAuthority } from "../tls/ca.ts";
 import { currentTeamAccess, requireUser } from "./access.ts";
 import { type Actor, actorOf } from "./actor.ts";
 import type { AuditLogger } from "./audit.ts";
+import type { AuthContext } from "./auth-context.ts";
+import { applyStateAction } from "./host-monitor.ts";
 
 /** Specs a host agent detects and reports when it registers. */
 export interface HostSpecs {
@@ -287,12 +293,38 @@ export class HostsService {
     return creds;
   }
 
-  /** Records a heartbeat of the host whose JWT was presented; the path id must be that host. */
-  async heartbeat(tokenHostId: string, pathHostId: string): Promise<Host> {
+  /**
+   * Records a heartbeat of the host whose JWT was presented; the path id must be that host.
+   * Its sandbox report (what the agent paused on its own, what it runs) is applied first, so
+   * that once the host shows `online` — after a restart of `wrenn up`, say — the sandboxes'
+   * states are the agent's.
+   */
+  async heartbeat(
+    tokenHostId: string,
+    pathHostId: string,
+    report?: AgentReport,
+    baseImageBytes?: number,
+    warmPool?: HostWarmPoolEntry[],
+  ): Promise<Host> {
     if (tokenHostId !== pathHostId) throw errors.permissionDenied("host token belongs to another host");
-    const host = await recordHeartbeat(this.deps.db, pathHostId, this.now());
-    if (!host) throw errors.notFound("host not found");
-    return host;
+    if (report) {
+      const now = this.now();
+      const onHost = await listSandboxesOnHost(this.deps.db, pathHostId, ["running", "missing"]);
+      for (const action of planFromHeartbeat(pathHostId, onHost, report, now)) {
+        if (action.kind === "destroy_orphan") continue;
+        if (await applyStateAction(this.deps, { id: pathHostId }, action, now)) {
+          this.deps.log.info({ hostId: pathHostId, ...action }, "heartbeat report applied");
+        }
+      }
+    }
+    // The platform's `minimal` template is the guest image each host builds: its size is theirs.
+    if (baseImageBytes) await setHostBuiltTemplateSize(this.deps.db, baseImageBytes);
+    // Placement prefers hosts with a warm VM of the template and counts warm VMs' memory.
+    if (warmPool) await setHostWarmPool(this.deps.db, pathHostId, warmPool);
+    const beat = await recordHeartbeatWithRecovery(this.deps.db, pathHostId, this.now());
+    if (!beat) throw errors.notFound("host not found");
+    if (beat.recovered) await this.deps.audit.hostStatusChanged(beat.host.teamId, beat.host.id, "online", 0);
+    return beat.host;
   }
 
   /** Adds a tag to a host. */

@@ -1,18 +1,23 @@
+import { apiCall } from "@wrenn/testing/api";
+import { startTestDeployment, type TestDeployment } from "@wrenn/testing/deployment";
+import { type Receiver, startReceiver } from "@wrenn/testing/receiver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall } from "../testing-api.ts";
-import { startTestDeployment, type TestDeployment } from "../testing-deployment.ts";
+import { generateEncryptionKey } from "../crypto/secret-box.ts";
 
-// Resume and connect right after an inactivity auto-pause, before the host monitor
-// has seen it: the monitor runs once an hour here, so only the services' own check
-// against the agent can find the sandbox paused (real QEMU microVM, real HTTP).
+// An inactivity auto-pause reaches the control plane with the agent's next heartbeat, sent at
+// once (the monitor runs once an hour and heartbeats every 30 s here, so nothing else can
+// tell it); resume and connect then work on it (real QEMU microVM, real HTTP).
 let d: TestDeployment;
+// Stands in for a team's webhook endpoint (external services cannot be reached from here).
+let receiver: Receiver;
+let channelId: string;
 const WAIT_MS = 60_000;
 
 function api(method: string, path: string, body?: unknown) {
   return apiCall(d, method, path, body);
 }
 
-/** A running sandbox whose VM the agent has auto-paused (its row still says running). */
+/** A sandbox the agent auto-paused, once its row says so (checked within a few seconds). */
 async function autoPausedSandbox(): Promise<string> {
   const created = await api("POST", "/v1/sandboxes", { template: "minimal", timeout_sec: 600 });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
@@ -26,12 +31,33 @@ async function autoPausedSandbox(): Promise<string> {
     if (Date.now() > deadline) throw new Error(`sandbox ${id} was not auto-paused in ${WAIT_MS} ms`);
     await new Promise((r) => setTimeout(r, 500));
   }
-  expect((await api("GET", `/v1/sandboxes/${id}`)).body.state).toBe("running");
+  // The row follows within a heartbeat's round trip, not a monitor or heartbeat interval.
+  const pausedBy = Date.now() + 5_000;
+  while ((await api("GET", `/v1/sandboxes/${id}`)).body.state !== "paused") {
+    if (Date.now() > pausedBy)
+      throw new Error(`sandbox ${id} auto-paused, but its row did not follow in 5 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return id;
 }
 
 beforeAll(async () => {
-  d = await startTestDeployment({ env: { HOST_MONITOR_INTERVAL_SEC: "3600" } });
+  d = await startTestDeployment({
+    env: {
+      HOST_MONITOR_INTERVAL_SEC: "3600",
+      WRENN_ENCRYPTION_KEY: generateEncryptionKey(),
+      WRENN_CHANNELS_ALLOW_PRIVATE: "127.0.0.1/32",
+    },
+  });
+  receiver = await startReceiver();
+  const channel = await api("POST", "/v1/channels", {
+    name: "auto-pause alerts",
+    provider: "webhook",
+    config: { url: `${receiver.url}/wrenn`, secret: "vm-test-signing-secret" },
+    events: ["sandbox.auto_paused"],
+  });
+  expect(channel.status, JSON.stringify(channel.body)).toBe(201);
+  channelId = channel.body.id;
 });
 
 afterAll(async () => {
@@ -42,10 +68,11 @@ afterAll(async () => {
     }
   }
   await d?.close();
+  await receiver?.close();
 });
 
-describe("a sandbox auto-paused since the host monitor last looked", () => {
-  it("resumes at once with its files, and the row says paused before that", async () => {
+describe("a sandbox the agent auto-paused", () => {
+  it("is paused for the control plane at once, resumes with its files, and the change is audited", async () => {
     const id = await autoPausedSandbox();
     const resumed = await api("POST", `/v1/sandboxes/${id}/resume`);
     expect(resumed.status, JSON.stringify(resumed.body)).toBe(200);
@@ -57,6 +84,18 @@ describe("a sandbox auto-paused since the host monitor last looked", () => {
     });
     const { items } = (await audit.json()) as { items: { action: string; resource_id: string }[] };
     expect(items.some((e) => e.action === "reconcile_paused" && e.resource_id === id)).toBe(true);
+    // The auto-pause reached the team's channel through the event stream and the dispatcher.
+    const [hook] = await receiver.waitFor(1, 15_000);
+    expect(hook?.json).toMatchObject({ type: "sandbox.auto_paused", resource: { type: "sandbox", id } });
+    expect(hook?.headers["x-wrenn-signature"]).toMatch(/^v1=[0-9a-f]{64}$/);
+    // The channel's status is recorded just after the receiver answered.
+    const recordedBy = Date.now() + 5_000;
+    let channel = await api("GET", `/v1/channels/${channelId}`);
+    while (!channel.body.last_delivery && Date.now() < recordedBy) {
+      await new Promise((r) => setTimeout(r, 100));
+      channel = await api("GET", `/v1/channels/${channelId}`);
+    }
+    expect(channel.body).toMatchObject({ last_delivery: { status: "delivered" }, consecutive_failures: 0 });
   });
 
   it("E2B connect resumes it too", async () => {

@@ -1,7 +1,7 @@
 import { errors } from "@wrenn/common";
 import { hostagent } from "@wrenn/proto";
 import { callAgent } from "../hosts/pool.ts";
-import type { AuthContext } from "../http/context.ts";
+import type { AuthContext } from "./auth-context.ts";
 import type { SandboxesService } from "./sandboxes.ts";
 
 /** A file system entry in a sandbox, as the API shows it. */

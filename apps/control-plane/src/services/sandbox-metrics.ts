@@ -1,16 +1,9 @@
 import { errors, type Logger } from "@wrenn/common";
-import {
-  type Database,
-  insertMetricPoints,
-  listMetricPoints,
-  type MetricTier,
-  type Sandbox,
-  type StoredMetricPoint,
-} from "@wrenn/db";
+import { type Database, listMetricPoints, type MetricTier, type StoredMetricPoint } from "@wrenn/db";
 import { hostagent } from "@wrenn/proto";
-import { type AgentClient, callAgent } from "../hosts/pool.ts";
-import type { AuthContext } from "../http/context.ts";
-import { formatId } from "../ids.ts";
+import { callAgent } from "../hosts/pool.ts";
+import type { AuthContext } from "./auth-context.ts";
+import { fromProto } from "./metric-points.ts";
 import type { SandboxesService } from "./sandboxes.ts";
 
 /** Ranges the metrics route offers. */
@@ -30,28 +23,11 @@ const rangeTiers: Record<MetricsRange, { tier: MetricTier; spanMs: number; proto
     "24h": { tier: "24h", spanMs: 24 * 3_600_000, proto: hostagent.MetricsRange.METRICS_RANGE_24H },
   };
 
-const tierOfProto: Partial<Record<hostagent.MetricsTier, MetricTier>> = {
-  [hostagent.MetricsTier.METRICS_TIER_10M]: "10m",
-  [hostagent.MetricsTier.METRICS_TIER_2H]: "2h",
-  [hostagent.MetricsTier.METRICS_TIER_24H]: "24h",
-};
-
 /** A sandbox's samples for a range. */
 export interface SandboxMetrics {
   range: MetricsRange;
   tier: MetricTier;
   points: StoredMetricPoint[];
-}
-
-function fromProto(points: hostagent.MetricPoint[]): StoredMetricPoint[] {
-  return points.map((p) => ({
-    ts: p.timestamp
-      ? new Date(Number(p.timestamp.seconds) * 1000 + Math.floor(p.timestamp.nanos / 1e6))
-      : new Date(0),
-    cpuPct: p.cpuPercent,
-    memBytes: Number(p.memoryRssBytes),
-    diskBytes: Number(p.diskBytes),
-  }));
 }
 
 /**
@@ -80,26 +56,5 @@ export class SandboxMetricsService {
     const latestStored = stored.at(-1)?.ts.getTime() ?? 0;
     const fresh = fromProto(live.series?.points ?? []).filter((p) => p.ts.getTime() > latestStored);
     return { range, tier, points: [...stored, ...fresh] };
-  }
-}
-
-/**
- * Moves the agent's buffered samples of a sandbox into PostgreSQL (before
- * pause and destroy). Best effort: losing samples must never block a lifecycle action.
- */
-export async function flushSandboxMetrics(
-  db: Database,
-  log: Logger,
-  agent: AgentClient,
-  row: Sandbox,
-): Promise<void> {
-  try {
-    const res = await agent.flushSandboxMetrics({ sandboxId: formatId("sandbox", row.id) });
-    for (const series of res.series) {
-      const tier = tierOfProto[series.tier];
-      if (tier) await insertMetricPoints(db, row.id, tier, fromProto(series.points));
-    }
-  } catch (err) {
-    log.warn({ err, sandboxId: row.id }, "flushing sandbox metrics failed");
   }
 }

@@ -5,7 +5,7 @@ import type { Sandbox } from "@wrenn/db";
 import { hostagent } from "@wrenn/proto";
 import type { ZodType } from "zod";
 import { type AgentClient, agentError } from "../hosts/pool.ts";
-import type { AuthContext } from "../http/context.ts";
+import type { AuthContext } from "./auth-context.ts";
 import type { SandboxesService } from "./sandboxes.ts";
 import {
   decodeData,

@@ -1,6 +1,6 @@
+import { apiCall } from "@wrenn/testing/api";
+import { startTestDeployment, type TestDeployment } from "@wrenn/testing/deployment";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall } from "../testing-api.ts";
-import { startTestDeployment, type TestDeployment } from "../testing-deployment.ts";
 
 // The inactivity timeout end to end over real HTTP: control plane → host agent
 // (QEMU microVM) → TTL reaper → host monitor → database. The monitor runs every

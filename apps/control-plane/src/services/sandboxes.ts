@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { assertSafeName, errors, type Logger } from "@wrenn/common";
+import { assertSafeName, checkEgressPolicy, type EgressPolicy, errors, type Logger } from "@wrenn/common";
 import {
-  countActiveSandboxesByHost,
+  countSandboxes,
   createSandboxRow,
   type Database,
   findTemplateByName,
@@ -10,89 +10,55 @@ import {
   type Host,
   listLiveSandboxesOfTeam,
   listSandboxes,
-  listSchedulableHosts,
   PLATFORM_TEAM_ID,
   type Sandbox,
   type SandboxState,
+  setSandboxEgress,
   type Template,
   transitionSandbox,
   updateSandbox,
 } from "@wrenn/db";
+import { EnvdTokenVault } from "../crypto/envd-tokens.ts";
+import { placeVm } from "../hosts/placement.ts";
 import { type AgentClient, agentError, callAgent, type HostClientPool } from "../hosts/pool.ts";
 import type { Scheduler } from "../hosts/scheduler.ts";
-import type { AuthContext } from "../http/context.ts";
 import { formatId } from "../ids.ts";
 import { currentTeamAccess } from "./access.ts";
 import { type Actor, actorOf, systemActor } from "./actor.ts";
 import type { AuditLogger } from "./audit.ts";
-import { flushSandboxMetrics } from "./sandbox-metrics.ts";
-
-/** Bounds of sandbox sizes; requests outside them are `invalid_argument` naming the limit. */
-export const sandboxLimits = {
-  vcpus: { min: 1, max: 8 },
-  memoryMb: { min: 128, max: 16_384 },
-  diskSizeMb: { min: 512, max: 102_400 },
-  timeoutSec: { min: 0, max: 86_400 },
-  execTimeoutSec: { min: 1, max: 3_600, default: 60 },
-} as const;
-
-/** Default inactivity timeout (auto-pause) of a new sandbox. */
-export const DEFAULT_TIMEOUT_SEC = 300;
-const DEFAULT_DISK_MB = 5120;
-
-/** What a caller asks for when creating a sandbox. */
-export interface CreateSandboxInput {
-  template?: string | undefined;
-  vcpus?: number | undefined;
-  memoryMb?: number | undefined;
-  diskSizeMb?: number | undefined;
-  timeoutSec?: number | undefined;
-  metadata?: Record<string, string> | undefined;
-  envs?: Record<string, string> | undefined;
-}
-
-/** A command for {@link SandboxesService.exec}. */
-export interface ExecInput {
-  cmd: string;
-  args?: string[] | undefined;
-  envs?: Record<string, string> | undefined;
-  cwd?: string | undefined;
-  /** Guest user to run as; the sandbox's default user when absent. */
-  user?: string | undefined;
-  timeoutSec?: number | undefined;
-  /** Start and return at once with the pid; the process keeps running (see the processes routes). */
-  background?: boolean | undefined;
-  /** Name of a background process, usable instead of its pid. */
-  tag?: string | undefined;
-}
-
-/** The outcome of a synchronous command. */
-export interface ExecOutput {
-  pid: number;
-  /** Null when the command was killed by the timeout. */
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
+import type { AuthContext } from "./auth-context.ts";
+import { flushSandboxMetrics } from "./metric-points.ts";
+import { type ExecInput, type ExecOutput, runCommand } from "./sandbox-exec.ts";
+import { checkRange, resolveSandboxSpec, type SandboxSpec, sandboxLimits } from "./sandbox-spec.ts";
+import { requireSandboxCapacity } from "./team-caps.ts";
 
 /** Filters and page of a listing. */
 export interface ListSandboxesInput {
   states?: SandboxState[] | undefined;
   metadata?: Record<string, string> | undefined;
+  template?: string | undefined;
+  templateId?: string | undefined;
+  startedAfter?: Date | undefined;
+  /** Default newest first. */
+  order?: "asc" | "desc" | undefined;
   cursor?: string | undefined;
   limit: number;
 }
 
+/** A listing's filters as the queries take them: the team's, the ones given, none left undefined. */
+function listingFilter(teamId: string, q: Omit<ListSandboxesInput, "order" | "cursor" | "limit">) {
+  return {
+    teamId,
+    ...(q.states ? { states: q.states } : {}),
+    ...(q.metadata ? { metadata: q.metadata } : {}),
+    ...(q.template ? { template: q.template } : {}),
+    ...(q.templateId ? { templateId: q.templateId } : {}),
+    ...(q.startedAfter ? { startedAfter: q.startedAfter } : {}),
+  };
+}
+
 // States in which the sandbox holds something on its host.
 const LIVE: SandboxState[] = ["pending", "starting", "running", "paused", "missing"];
-
-function checkRange(value: number, bounds: { min: number; max: number }, field: string): number {
-  if (!Number.isInteger(value) || value < bounds.min || value > bounds.max) {
-    throw errors.invalidArgument(`${field} must be an integer from ${bounds.min} to ${bounds.max}`);
-  }
-  return value;
-}
 
 /**
  * The id under which the agent knows a template: platform image templates are
@@ -102,6 +68,9 @@ function checkRange(value: number, bounds: { min: number; max: number }, field: 
 export function agentTemplateId(t: Template): string {
   return t.teamId === PLATFORM_TEAM_ID && t.type === "image" ? t.name : t.id;
 }
+
+// Without a configured encryption key, tokens are stored as they are.
+const plaintextTokens = new EnvdTokenVault(undefined);
 
 /**
  * Sandboxes of the caller's team: placement on a host, lifecycle through the
@@ -117,8 +86,19 @@ export class SandboxesService {
       audit: AuditLogger;
       log: Logger;
       now?: () => Date;
+      /** Encrypts envd access tokens at rest; default: stored as they are (no key configured). */
+      envdTokens?: EnvdTokenVault;
     },
   ) {}
+
+  private get envdTokens(): EnvdTokenVault {
+    return this.deps.envdTokens ?? plaintextTokens;
+  }
+
+  /** The envd access token of a sandbox row (stored encrypted), or null when it has none. */
+  envdAccessToken(row: Sandbox): string | null {
+    return this.envdTokens.open(row.id, row.envdAccessToken);
+  }
 
   private readonly leaveListeners: ((sandboxId: string) => void | Promise<void>)[] = [];
 
@@ -140,54 +120,41 @@ export class SandboxesService {
     }
   }
 
+  /** Runs a clean-up step whose failure must not hide the error being reported; logs it instead. */
+  private async bestEffort(sandboxId: string, what: string, step: () => Promise<unknown>): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      this.deps.log.error({ err, sandboxId }, `${what} failed`);
+    }
+  }
+
   private now(): Date {
     return this.deps.now?.() ?? new Date();
   }
 
   /** Places a new sandbox on a host and starts it there; answers the row and the envd access token. */
-  async create(
-    auth: AuthContext,
-    input: CreateSandboxInput,
-  ): Promise<{ sandbox: Sandbox; envdAccessToken: string }> {
+  async create(auth: AuthContext, spec: SandboxSpec): Promise<{ sandbox: Sandbox; envdAccessToken: string }> {
     const { team } = await currentTeamAccess(this.deps.db, auth);
-    const name = assertSafeName(input.template ?? "minimal", "template");
+    const name = assertSafeName(spec.template ?? "minimal", "template");
     const template = await findTemplateByName(this.deps.db, team.id, name);
     if (!template) throw errors.notFound(`template ${name} not found`);
-    // A snapshot's vCPUs and memory are baked into its RAM image; requests cannot change them.
-    const baked = template.type === "snapshot";
-    const vcpus = baked
-      ? template.vcpus
-      : checkRange(input.vcpus ?? template.vcpus, sandboxLimits.vcpus, "vcpus");
-    const memoryMb = baked
-      ? template.memoryMb
-      : checkRange(input.memoryMb ?? template.memoryMb, sandboxLimits.memoryMb, "memory_mb");
-    const diskSizeMb = checkRange(
-      input.diskSizeMb ?? DEFAULT_DISK_MB,
-      sandboxLimits.diskSizeMb,
-      "disk_size_mb",
-    );
-    const timeoutSec = checkRange(
-      input.timeoutSec ?? DEFAULT_TIMEOUT_SEC,
-      sandboxLimits.timeoutSec,
-      "timeout_sec",
-    );
+    const resolved = resolveSandboxSpec(spec, template);
 
-    const host = await this.pickHost(team.id, { vcpus, memoryMb }, template);
+    await requireSandboxCapacity(this.deps.db, team.id, resolved);
+    const host = await this.pickHost(team.id, resolved, template);
     const id = randomUUID();
     const envdAccessToken = randomBytes(24).toString("base64url");
-    const metadata = input.metadata ?? {};
+    // The environment goes to the guest only; the row keeps everything else.
+    const { envs: _guestOnly, ...recorded } = resolved;
     await createSandboxRow(this.deps.db, {
       id,
       teamId: team.id,
       hostId: host.id,
       template: template.name,
       templateId: template.id,
-      vcpus,
-      memoryMb,
-      diskSizeMb,
-      timeoutSec,
-      metadata,
-      envdAccessToken,
+      ...recorded,
+      envdAccessToken: this.envdTokens.seal(id, envdAccessToken),
     });
     const actor = actorOf(auth);
     try {
@@ -197,71 +164,64 @@ export class SandboxesService {
         templateId: agentTemplateId(template),
         templateTeamId: template.teamId,
         templateName: template.name,
-        vcpus,
-        memoryMb,
-        diskSizeMb,
-        timeoutSec,
-        envs: input.envs ?? {},
-        metadata,
+        ...resolved,
         envdAccessToken,
+        // A built template's last USER / WORKDIR become envd's defaults in its sandboxes.
+        defaultUser: template.defaultUser ?? undefined,
+        defaultWorkdir: template.defaultWorkdir ?? undefined,
       });
     } catch (err) {
       const mapped = agentError(err, "create the sandbox");
-      await updateSandbox(this.deps.db, id, { state: "error" }, this.now());
-      await this.deps.audit.sandboxAction(actor, team.id, id, "create", {
-        status: "error",
-        metadata: { template: template.name, error: mapped.message },
+      // The caller gets the agent's error whatever happens to the bookkeeping below.
+      await this.bestEffort(id, "recording a failed create", async () => {
+        await updateSandbox(this.deps.db, id, { state: "error" }, this.now());
+        await this.deps.audit.sandboxAction(actor, team.id, id, "create", {
+          status: "error",
+          metadata: { template: template.name, error: mapped.message },
+        });
       });
       throw mapped;
     }
     const now = this.now();
-    const row = await updateSandbox(
-      this.deps.db,
-      id,
-      { state: "running", startedAt: now, lastActiveAt: now },
-      now,
-    );
-    if (!row) throw errors.internal("sandbox row vanished during create");
+    let row: Sandbox | undefined;
+    try {
+      row = await updateSandbox(
+        this.deps.db,
+        id,
+        { state: "running", startedAt: now, lastActiveAt: now },
+        now,
+      );
+      if (!row) throw errors.internal("sandbox row vanished during create");
+    } catch (err) {
+      // The VM runs but nobody could learn of it: free it now rather than at the next reconcile.
+      await this.bestEffort(id, "destroying a sandbox whose create could not be recorded", () =>
+        this.agent(host).destroySandbox({ sandboxId: formatId("sandbox", id) }),
+      );
+      await this.bestEffort(id, "recording a failed create", () =>
+        updateSandbox(this.deps.db, id, { state: "error" }, this.now()),
+      );
+      throw err;
+    }
     await this.deps.audit.sandboxAction(actor, team.id, id, "create", {
       metadata: { template: template.name, host_id: formatId("host", host.id) },
     });
     return { sandbox: row, envdAccessToken };
   }
 
-  private async pickHost(
+  private pickHost(
     teamId: string,
     request: { vcpus: number; memoryMb: number },
     template?: Template,
   ): Promise<Host> {
-    let hosts = await listSchedulableHosts(this.deps.db, teamId);
     // A template captured from a sandbox exists only on the disk of the host that captured it.
-    if (template?.hostId) {
-      hosts = hosts.filter((h) => h.id === template.hostId);
-      if (hosts.length === 0) {
-        throw errors.unavailable(`the host holding template ${template.name} is not online`);
-      }
-    }
-    const load = await countActiveSandboxesByHost(
-      this.deps.db,
-      hosts.map((h) => h.id),
-    );
-    const chosen = this.deps.scheduler.pick(
-      hosts.map((h) => {
-        const l = load.get(h.id);
-        return {
-          id: h.id,
-          cpuCount: h.cpuCount,
-          memoryMb: h.memoryMb,
-          sandboxes: l?.count ?? 0,
-          vcpusReserved: l?.vcpus ?? 0,
-          memoryMbReserved: l?.memoryMb ?? 0,
-        };
-      }),
-      request,
-    );
-    const host = hosts.find((h) => h.id === chosen);
-    if (!host) throw errors.internal("scheduler chose an unknown host");
-    return host;
+    const pinned = template?.hostId
+      ? { hostId: template.hostId, label: `template ${template.name}` }
+      : undefined;
+    // A host with a warm VM of the template answers the create fastest.
+    const warm = template
+      ? { templateId: agentTemplateId(template), templateTeamId: template.teamId }
+      : undefined;
+    return placeVm(this.deps, teamId, request, { pinned, ...(warm ? { warm } : {}) });
   }
 
   private agent(host: Host): AgentClient {
@@ -278,15 +238,20 @@ export class SandboxesService {
       throw errors.invalidArgument("cursor does not name a sandbox of this team");
     }
     const rows = await listSandboxes(this.deps.db, {
-      teamId: team.id,
-      ...(q.states ? { states: q.states } : {}),
-      ...(q.metadata ? { metadata: q.metadata } : {}),
+      ...listingFilter(team.id, q),
+      ...(q.order ? { order: q.order } : {}),
       ...(q.cursor ? { afterId: q.cursor } : {}),
       limit: q.limit + 1,
     });
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     return { sandboxes: page, nextCursor: rows.length > q.limit && last ? last.id : null };
+  }
+
+  /** How many of the team's sandboxes match a listing's filters, all pages together (no cursor, no limit). */
+  async count(auth: AuthContext, q: Omit<ListSandboxesInput, "order" | "cursor" | "limit">): Promise<number> {
+    const { team } = await currentTeamAccess(this.deps.db, auth);
+    return countSandboxes(this.deps.db, listingFilter(team.id, q));
   }
 
   /** One sandbox of the caller's team. */
@@ -333,7 +298,8 @@ export class SandboxesService {
   }
 
   private async destroyRow(row: Sandbox, actor: Actor): Promise<void> {
-    if (!LIVE.includes(row.state)) return;
+    // A sandbox in `error` is destroyable too: a failed create may have left a VM behind.
+    if (!LIVE.includes(row.state) && row.state !== "error") return;
     const host = row.hostId ? await getHost(this.deps.db, row.hostId) : undefined;
     if (host) {
       if (row.state === "running" && host.status === "online") {
@@ -344,7 +310,15 @@ export class SandboxesService {
       } catch (err) {
         const mapped = agentError(err, "destroy the sandbox");
         // The agent has no trace of it: nothing left to free.
-        if (mapped.code !== "not_found") throw mapped;
+        if (mapped.code !== "not_found") {
+          // A failed sandbox never served anyone: it is gone for the user even when its agent is
+          // unreachable (reconcile frees whatever the agent still holds once it answers).
+          if (row.state !== "error") throw mapped;
+          this.deps.log.warn(
+            { err: mapped, sandboxId: row.id },
+            "destroying a failed sandbox on its agent failed",
+          );
+        }
       }
     }
     await updateSandbox(this.deps.db, row.id, { state: "stopped" }, this.now());
@@ -353,48 +327,26 @@ export class SandboxesService {
   }
 
   /** Runs a command to completion; without `args`, `cmd` is a shell line for `/bin/bash -l -c`. */
-  async exec(auth: AuthContext, id: string, input: ExecInput): Promise<ExecOutput> {
-    const row = await this.get(auth, id);
-    this.requireState(row, ["running"], "run commands in");
-    const timeoutSec = checkRange(
-      input.timeoutSec ?? sandboxLimits.execTimeoutSec.default,
-      sandboxLimits.execTimeoutSec,
-      "timeout_sec",
-    );
-    const host = await this.hostOf(row);
-    const command =
-      input.args === undefined
-        ? { cmd: "/bin/bash", args: ["-l", "-c", input.cmd] }
-        : { cmd: input.cmd, args: input.args };
-    const res = await callAgent("run the command", () =>
-      this.agent(host).exec(
-        {
-          sandboxId: formatId("sandbox", row.id),
-          command: { ...command, envs: input.envs ?? {}, cwd: input.cwd ?? "", user: input.user ?? "" },
-          timeoutSec,
-          background: input.background ?? false,
-          tag: input.tag ?? "",
-        },
-        { timeoutMs: (timeoutSec + 30) * 1000 },
-      ),
-    );
-    await this.touch(row.id);
-    const decoder = new TextDecoder();
-    if (res.exitCode === undefined && !res.timedOut && !input.background && res.error) {
-      throw errors.invalidArgument(`command failed to start: ${res.error}`);
-    }
-    return {
-      pid: res.pid,
-      exitCode: res.exitCode ?? null,
-      stdout: decoder.decode(res.stdout),
-      stderr: decoder.decode(res.stderr),
-      timedOut: res.timedOut,
-    };
+  exec(auth: AuthContext, id: string, input: ExecInput): Promise<ExecOutput> {
+    return runCommand(this, auth, id, input);
   }
 
   /** Pauses a running sandbox (RAM and disk to disk on its host; no RAM held). */
   async pause(auth: AuthContext, id: string): Promise<Sandbox> {
     const row = await this.get(auth, id);
+    return (await this.pauseRow(row, actorOf(auth))) ?? (await this.get(auth, id));
+  }
+
+  /**
+   * Ends a running sandbox whose E2B end time passed (the expiry pass, acting as the
+   * system): pauses it when its lifecycle says `pause`, destroys it otherwise.
+   */
+  async expire(row: Sandbox): Promise<void> {
+    if (row.onTimeout === "pause") await this.pauseRow(row, systemActor);
+    else await this.destroyRow(row, systemActor);
+  }
+
+  private async pauseRow(row: Sandbox, actor: Actor): Promise<Sandbox | undefined> {
     this.requireState(row, ["running"], "pause");
     const host = await this.hostOf(row);
     await flushSandboxMetrics(this.deps.db, this.deps.log, this.agent(host), row);
@@ -403,14 +355,30 @@ export class SandboxesService {
     );
     const updated = await transitionSandbox(this.deps.db, row.id, ["running"], "paused", this.now());
     await this.notifyStoppedRunning(row.id);
-    await this.deps.audit.sandboxAction(actorOf(auth), row.teamId, row.id, "pause");
-    return updated ?? (await this.get(auth, id));
+    await this.deps.audit.sandboxAction(actor, row.teamId, row.id, "pause");
+    return updated;
   }
 
   /** Resumes a paused sandbox on its host. */
   async resume(auth: AuthContext, id: string): Promise<Sandbox> {
-    const row = await this.settleAutoPause(await this.get(auth, id));
+    return this.resumeRow(await this.get(auth, id), actorOf(auth));
+  }
+
+  /**
+   * E2B's auto-resume: resumes a paused sandbox of `teamId` created with `autoResume`, as the
+   * system (proxied traffic has no caller to act as; the proxy authorized it). A sandbox without
+   * auto-resume is `not_found` here, one that is not paused `failed_precondition`.
+   */
+  async resumeForTraffic(teamId: string, id: string): Promise<Sandbox> {
+    const row = await getSandbox(this.deps.db, teamId, id);
+    if (!row?.autoResume) throw errors.notFound("sandbox not found");
+    return this.resumeRow(row, systemActor);
+  }
+
+  private async resumeRow(row: Sandbox, actor: Actor): Promise<Sandbox> {
     this.requireState(row, ["paused"], "resume");
+    // A resumed sandbox holds vCPUs and memory again: the team's caps apply as to a create.
+    await requireSandboxCapacity(this.deps.db, row.teamId, row);
     const host = await this.hostOf(row);
     await callAgent("resume the sandbox", () =>
       this.agent(host).resumeSandbox({ sandboxId: formatId("sandbox", row.id), timeoutSec: row.timeoutSec }),
@@ -418,7 +386,7 @@ export class SandboxesService {
     const now = this.now();
     const updated = await transitionSandbox(this.deps.db, row.id, ["paused"], "running", now);
     await updateSandbox(this.deps.db, row.id, { lastActiveAt: now }, now);
-    await this.deps.audit.sandboxAction(actorOf(auth), row.teamId, row.id, "resume");
+    await this.deps.audit.sandboxAction(actor, row.teamId, row.id, "resume");
     return { ...(updated ?? row), state: "running", lastActiveAt: now };
   }
 
@@ -430,12 +398,12 @@ export class SandboxesService {
     auth: AuthContext,
     id: string,
   ): Promise<{ sandbox: Sandbox; envdAccessToken: string | null }> {
-    let row = await this.settleAutoPause(await this.get(auth, id));
+    let row = await this.get(auth, id);
     // A destroyed sandbox is gone for good, as in E2B (its row stays for the audit trail).
     if (row.state === "stopped") throw errors.notFound("sandbox not found (it was killed)");
     if (row.state === "paused") row = await this.resume(auth, id);
     else this.requireState(row, ["running"], "connect to");
-    return { sandbox: row, envdAccessToken: row.envdAccessToken };
+    return { sandbox: row, envdAccessToken: this.envdAccessToken(row) };
   }
 
   /**
@@ -493,29 +461,26 @@ export class SandboxesService {
     return (await updateSandbox(this.deps.db, row.id, set, now)) ?? row;
   }
 
-  /**
-   * The row of a `running` sandbox its agent has auto-paused since the host monitor
-   * last looked, marked `paused` now: resume and connect must not wait up to a
-   * monitor interval (and answer "not paused") after an inactivity timeout.
-   */
-  private async settleAutoPause(row: Sandbox): Promise<Sandbox> {
-    if (row.state !== "running" || row.timeoutSec === 0) return row;
-    const host = await this.hostOf(row);
-    const listed = await callAgent("list sandboxes", () => this.agent(host).listSandboxes({}));
-    if (!listed.autoPausedSandboxIds.includes(formatId("sandbox", row.id))) return row;
-    const updated = await transitionSandbox(this.deps.db, row.id, ["running"], "paused", this.now());
-    if (!updated) return (await getSandbox(this.deps.db, row.teamId, row.id)) ?? row;
-    await this.notifyStoppedRunning(row.id);
-    await this.deps.audit.sandboxAction(systemActor, row.teamId, row.id, "reconcile_paused", {
-      status: "info",
-      metadata: { from: "running", host_id: formatId("host", host.id), reason: "inactivity timeout" },
-    });
-    return updated;
-  }
-
-  private touch(id: string) {
+  /** Records activity on a sandbox now (its `last_active_at`). */
+  touch(id: string): Promise<unknown> {
     const now = this.now();
     return updateSandbox(this.deps.db, id, { lastActiveAt: now }, now);
+  }
+
+  /**
+   * Replaces the egress policy of a running sandbox (E2B's update-network): its host agent
+   * enforces it at once, then the row follows (a paused sandbox is `failed_precondition`, as in E2B).
+   */
+  async updateEgress(auth: AuthContext, id: string, policy: EgressPolicy): Promise<Sandbox> {
+    const egress = checkEgressPolicy(policy);
+    const { sandbox, agent, agentId } = await this.running(auth, id, "change the network of");
+    await callAgent("change the sandbox's network", () =>
+      agent.updateSandboxNetwork({ sandboxId: agentId, egress }),
+    );
+    await this.deps.audit.sandboxAction(actorOf(auth), sandbox.teamId, sandbox.id, "update_network", {
+      metadata: { ...egress },
+    });
+    return (await setSandboxEgress(this.deps.db, sandbox.teamId, sandbox.id, egress, this.now())) ?? sandbox;
   }
 
   /** Team deletion hook: destroys every live sandbox of the team (the agent being down stops the deletion). */

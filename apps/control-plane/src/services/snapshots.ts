@@ -18,15 +18,16 @@ import {
   type Sandbox,
   type Template,
   type TemplateType,
+  templatesCapturedFrom,
   transitionSandbox,
   updateSandbox,
 } from "@wrenn/db";
 import { callAgent, type HostClientPool } from "../hosts/pool.ts";
-import type { AuthContext } from "../http/context.ts";
 import { formatId } from "../ids.ts";
 import { currentTeamAccess } from "./access.ts";
 import { type Actor, actorOf, systemActor } from "./actor.ts";
 import type { AuditLogger } from "./audit.ts";
+import type { AuthContext } from "./auth-context.ts";
 import { agentTemplateId } from "./sandboxes.ts";
 
 /** What a caller asks for when capturing a template from a sandbox. */
@@ -200,6 +201,32 @@ export class SnapshotsService {
     return listVisibleTemplates(this.deps.db, team.id, type);
   }
 
+  /**
+   * The snapshots (`snapshot` templates) of the caller's own team, newest first (then by name):
+   * the platform's templates are no one's snapshots. `name` keeps the one of that name,
+   * `capturedFrom` (a sandbox's wire id) those captured from that sandbox.
+   */
+  async listOwnSnapshots(
+    auth: AuthContext,
+    filter: { name?: string | undefined; capturedFrom?: string | undefined } = {},
+  ): Promise<Template[]> {
+    const { team } = await currentTeamAccess(this.deps.db, auth);
+    let rows = (await listVisibleTemplates(this.deps.db, team.id, "snapshot")).filter(
+      (t) => t.teamId === team.id && (!filter.name || t.name === filter.name),
+    );
+    if (filter.capturedFrom) {
+      const from = new Set(await templatesCapturedFrom(this.deps.db, team.id, filter.capturedFrom));
+      rows = rows.filter((t) => from.has(formatId("template", t.id)));
+    }
+    return rows.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || a.name.localeCompare(b.name));
+  }
+
+  /** Template `name` as the caller's team sees it (its own, else the platform's); `undefined` when none. */
+  async find(auth: AuthContext, name: string): Promise<Template | undefined> {
+    const { team } = await currentTeamAccess(this.deps.db, auth);
+    return findTemplateByName(this.deps.db, team.id, name);
+  }
+
   /** Template `name` as the caller's team sees it: its own, else the platform's. */
   async get(auth: AuthContext, name: string): Promise<Template> {
     const { team } = await currentTeamAccess(this.deps.db, auth);
@@ -221,6 +248,17 @@ export class SnapshotsService {
       throw errors.permissionDenied("platform templates can only be deleted by platform admins");
     }
     await this.deleteTemplate(t, actorOf(auth), "delete");
+  }
+
+  /**
+   * Deletes template `name` of `teamId` so a build can record its result under
+   * that name (files on every host first, then the row); nothing when absent.
+   */
+  async deleteForRebuild(teamId: string, name: string, buildId: string): Promise<void> {
+    const old = await getOwnTemplate(this.deps.db, teamId, name);
+    if (!old) return;
+    if (isProtectedTemplate(old)) throw errors.permissionDenied("the minimal template cannot be replaced");
+    await this.deleteTemplate(old, systemActor, `replaced by build ${formatId("build", buildId)}`);
   }
 
   /** Every template of every team (platform admins; the route checks the role). */

@@ -3,6 +3,8 @@ import {
   addMember,
   createTeam,
   type Database,
+  deleteApiKeysCreatedBy,
+  deleteTeamApiKeys,
   getActiveTeam,
   getMembership,
   getUserByEmail,
@@ -21,10 +23,11 @@ import {
   type TeamWithRole,
   updateMemberRole,
 } from "@wrenn/db";
-import type { AuthContext } from "../http/context.ts";
-import { requireUser, roleAtLeast } from "./access.ts";
+import { currentTeamAccess, requireUser, roleAtLeast, type TeamAccess } from "./access.ts";
 import { actorOf } from "./actor.ts";
 import type { AuditLogger } from "./audit.ts";
+import type { AuthContext } from "./auth-context.ts";
+import { requireBelowCap, teamCaps } from "./team-caps.ts";
 
 /** Called before a team is soft-deleted, e.g. to destroy its sandboxes (added with the sandbox service). */
 export type TeamDeletionHook = (teamId: string) => Promise<void>;
@@ -38,6 +41,14 @@ export class TeamsService {
     private readonly audit: AuditLogger,
     private readonly beforeDelete: TeamDeletionHook[] = [],
   ) {}
+
+  /**
+   * The team the request acts in and the caller's role there, as the database says now: an API
+   * key's team must be active, a JWT's user still a member (see {@link currentTeamAccess}).
+   */
+  access(auth: AuthContext): Promise<TeamAccess> {
+    return currentTeamAccess(this.db, auth);
+  }
 
   /** The caller's membership; a team they do not belong to (or a deleted one) is `not_found`. */
   async membership(auth: AuthContext, teamId: string): Promise<TeamWithRole> {
@@ -61,6 +72,11 @@ export class TeamsService {
   /** Creates a team owned by the caller. */
   async create(auth: AuthContext, name: string): Promise<TeamWithRole> {
     const userId = requireUser(auth);
+    requireBelowCap(
+      (await listTeamsForUser(this.db, userId)).length,
+      teamCaps.teamsPerUser,
+      "teams per user",
+    );
     const team = await this.db.transaction(async (tx) => {
       const t = await createTeam(tx, { name });
       await addMember(tx, { teamId: t.id, userId, role: "owner" });
@@ -83,7 +99,11 @@ export class TeamsService {
   async delete(auth: AuthContext, teamId: string): Promise<void> {
     await this.requireRole(auth, teamId, "owner");
     for (const hook of this.beforeDelete) await hook(teamId);
-    if (!(await softDeleteTeam(this.db, teamId))) throw errors.notFound("team not found");
+    await this.db.transaction(async (tx) => {
+      if (!(await softDeleteTeam(tx, teamId))) throw errors.notFound("team not found");
+      // Keys act for the team; a deleted team's keys are revoked, not merely unusable while it stays deleted.
+      await deleteTeamApiKeys(tx, teamId);
+    });
     await this.audit.teamDeleted(actorOf(auth), teamId);
   }
 
@@ -152,6 +172,7 @@ export class TeamsService {
       if (target.role === "owner" && me.role !== "owner")
         throw errors.permissionDenied("only owners can remove owners");
       await removeMember(tx, teamId, targetUserId);
+      await deleteApiKeysCreatedBy(tx, teamId, targetUserId);
       return (await getUserById(tx, targetUserId))?.email ?? "";
     });
     await this.audit.memberRemoved(actorOf(auth), teamId, targetUserId, email);
@@ -168,6 +189,7 @@ export class TeamsService {
         throw errors.failedPrecondition(`${LAST_OWNER}: make someone else owner or delete the team`);
       }
       await removeMember(tx, teamId, actorId);
+      await deleteApiKeysCreatedBy(tx, teamId, actorId);
     });
     await this.audit.memberLeft(actorOf(auth), teamId, actorId);
   }

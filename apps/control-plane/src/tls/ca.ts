@@ -147,6 +147,11 @@ export class CertificateAuthority {
     commonName: string;
     /** `host:port` of a server certificate. */
     address?: string;
+    /**
+     * Further DNS names of a server certificate, wildcards allowed (`*.sandbox.example.com`):
+     * the port proxy's public certificate for a private domain names no single address.
+     */
+    dnsNames?: string[];
     ttlMs: number;
     now?: Date;
   }): Promise<IssuedCertificate> {
@@ -168,9 +173,13 @@ export class CertificateAuthority {
       await x509.AuthorityKeyIdentifierExtension.create(this.cert.publicKey),
     ];
     if (options.use === "server") {
-      if (!options.address)
-        throw new CertificateAuthorityError("a server certificate needs the host address");
-      extensions.push(new x509.SubjectAlternativeNameExtension([subjectAltNameOf(options.address)], false));
+      const names = [
+        ...(options.address ? [subjectAltNameOf(options.address)] : []),
+        ...(options.dnsNames ?? []).map((value) => ({ type: "dns" as const, value: value.toLowerCase() })),
+      ];
+      if (!names.length)
+        throw new CertificateAuthorityError("a server certificate needs the host address or DNS names");
+      extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
     }
     const cert = await x509.X509CertificateGenerator.create({
       subject: `CN=${options.commonName.replace(/[,+="<>#;\\]/g, "_")}`,

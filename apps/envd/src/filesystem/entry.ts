@@ -1,6 +1,6 @@
 import type { Stats } from "node:fs";
 import { lstat, readlink, stat } from "node:fs/promises";
-import { basename } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type EntryInfo, EntryInfoSchema, FileType } from "@wrenn/proto";
@@ -33,14 +33,15 @@ export function fileTypeOf(info: Stats): FileType {
 
 /**
  * Builds the spec's `EntryInfo` for `path` without following a final symlink
- * (its target is reported in `symlinkTarget`).
+ * (its target is reported in `symlinkTarget`, as an absolute path the way E2B's envd
+ * reports it: a relative link target is resolved against the link's directory).
  */
 export async function entryInfo(path: string, users: UserDatabase, known?: Stats): Promise<EntryInfo> {
   const info = known ?? (await lstat(path));
   let symlinkTarget: string | undefined;
   let size = info.size;
   if (info.isSymbolicLink()) {
-    symlinkTarget = await readlink(path);
+    symlinkTarget = resolve(dirname(path), await readlink(path));
     // A link to a file reports the file's size, as a user listing it would expect.
     size = await stat(path).then(
       (target) => target.size,

@@ -34,6 +34,16 @@ async function onPath<T>(ctx: EnvdContext, path: string, operation: () => Promis
   }
 }
 
+/** Fills in the entries' metadata (user.e2b.* xattrs) with one helper call for all of them. */
+async function withMetadata(ctx: EnvdContext, entries: EntryInfo[]): Promise<EntryInfo[]> {
+  const found = await ctx.metadata.read(entries.map((entry) => entry.path));
+  entries.forEach((entry, i) => {
+    const metadata = found[i];
+    if (metadata) entry.metadata = metadata;
+  });
+  return entries;
+}
+
 /** Creates `dir` and any missing parents, owned by `user`. */
 async function makeDirectories(dir: string, user: UserAccount): Promise<void> {
   const first = await mkdir(dir, { recursive: true });
@@ -101,7 +111,9 @@ export function createFilesystemService(
     async stat(req, handler) {
       const user = rpcUser(ctx, handler);
       const path = resolveUserPath(req.path, user, ctx.state.defaultWorkdir);
-      return { entry: await onPath(ctx, path, () => entryInfo(path, ctx.users)) };
+      const entry = await onPath(ctx, path, () => entryInfo(path, ctx.users));
+      await withMetadata(ctx, [entry]);
+      return { entry };
     },
 
     async makeDir(req, handler) {
@@ -138,7 +150,8 @@ export function createFilesystemService(
           });
           await rm(source, { recursive: true });
         }
-        return { entry: await entryInfo(destination, ctx.users) };
+        const [entry] = await withMetadata(ctx, [await entryInfo(destination, ctx.users)]);
+        return { entry };
       });
     },
 
@@ -168,7 +181,7 @@ export function createFilesystemService(
           }
         };
         await walk(root, 1);
-        return { entries };
+        return { entries: await withMetadata(ctx, entries) };
       });
     },
 
@@ -176,7 +189,12 @@ export function createFilesystemService(
       const user = rpcUser(ctx, handler);
       const path = resolveUserPath(req.path, user, ctx.state.defaultWorkdir);
       await onPath(ctx, path, async () => {
-        await lstat(path);
+        // As E2B's envd (a recursive remove): a path that is already gone is removed.
+        const existing = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === "ENOENT") return undefined;
+          throw err;
+        });
+        if (!existing) return;
         await requireWritableParent(path, user, ctx.users);
         await rm(path, { recursive: true });
       });

@@ -1,11 +1,12 @@
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
-import { chown, mkdir } from "node:fs/promises";
+import { chown, mkdir, stat } from "node:fs/promises";
 import { dirname, extname, relative, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import { errors } from "@wrenn/common";
 import { type FileOperation, requireFileAccess, usernameFromAuthorization } from "../auth.ts";
 import { type EnvdContext, requestUser } from "../context.ts";
+import { type FileMetadata, metadataFromHeaders } from "../file-metadata/xattr.ts";
 import { requireReadable, requireWritableFile, requireWritableParent } from "../filesystem/access.ts";
 import { resolveUserPath } from "../paths.ts";
 import type { UserAccount } from "../users.ts";
@@ -157,16 +158,64 @@ class FileSink implements PartSink {
   }
 }
 
+/** A file an upload wrote; `existed` when it overwrote one (whose old metadata must go). */
+interface WrittenFile {
+  path: string;
+  existed: boolean;
+}
+
 async function openUploadTarget(
   ctx: EnvdContext,
   user: UserAccount,
   rawPath: string,
-): Promise<[string, FileSink]> {
+): Promise<[WrittenFile, FileSink]> {
   const path = resolveUserPath(rawPath, user, ctx.state.defaultWorkdir);
-  await requireWritableParent(path, user, ctx.users);
+  // As E2B's envd: for the sandbox's default user (passwordless sudo in the images, as in E2B's)
+  // missing parent directories are created, owned by the user, whoever owns the ancestor they
+  // go under. Writing into an existing directory still needs write permission on it.
+  const parentMissing = await stat(dirname(path)).then(
+    () => false,
+    (err: NodeJS.ErrnoException) => err.code === "ENOENT",
+  );
+  if (!(parentMissing && user.name === ctx.state.defaultUser)) {
+    await requireWritableParent(path, user, ctx.users);
+  }
   await requireWritableFile(path, user, ctx.users);
   await ensureParentDirectories(path, user);
-  return [path, await FileSink.open(path, user)];
+  const existed = await stat(path).then(
+    () => true,
+    () => false,
+  );
+  return [{ path, existed }, await FileSink.open(path, user)];
+}
+
+/**
+ * Stores the request's metadata on each written file, as E2B's envd does: the
+ * metadata replaces the file's, so an overwrite without metadata clears what an
+ * earlier upload set (a truncating write keeps a file's xattrs). A new file with
+ * no metadata needs nothing, so plain uploads never call the xattr helper.
+ * Returns, per file, the metadata it now has (undefined where none was kept).
+ */
+async function storeMetadata(
+  ctx: EnvdContext,
+  written: WrittenFile[],
+  metadata: FileMetadata | undefined,
+): Promise<(FileMetadata | undefined)[]> {
+  const stored: (FileMetadata | undefined)[] = [];
+  for (const file of written) {
+    if (metadata) {
+      stored.push((await ctx.metadata.replace(file.path, metadata)) ? metadata : undefined);
+      continue;
+    }
+    stored.push(undefined);
+    if (file.existed) {
+      await ctx.metadata.replace(file.path, {}).catch((err) => {
+        // Clearing is best effort: a filesystem without xattrs has nothing stale to clear.
+        ctx.logger.debug({ err, path: file.path }, "old file metadata not cleared");
+      });
+    }
+  }
+  return stored;
 }
 
 /**
@@ -177,6 +226,8 @@ async function openUploadTarget(
  */
 export async function uploadFiles(ctx: EnvdContext, req: HttpRequest, res: HttpResponse): Promise<void> {
   const { rawPath, user } = authorizeFileRequest(ctx, req, "write");
+  // Validated before the body is read, so bad metadata is a 400 with nothing written.
+  const metadata = metadataFromHeaders(req.rawHeaders);
   const encoding = (header(req, "content-encoding") ?? "identity").toLowerCase();
   if (encoding !== "identity" && encoding !== "gzip") {
     throw errors.invalidArgument(`unsupported content encoding '${encoding}'`);
@@ -186,7 +237,7 @@ export async function uploadFiles(ctx: EnvdContext, req: HttpRequest, res: HttpR
       ? (req as NodeJS.ReadableStream).pipe(createGunzip())
       : (req as AsyncIterable<Buffer>);
   const contentType = header(req, "content-type") ?? "application/octet-stream";
-  const written: string[] = [];
+  const written: WrittenFile[] = [];
 
   if (/^multipart\/form-data/i.test(contentType)) {
     let open: FileSink | undefined;
@@ -197,8 +248,8 @@ export async function uploadFiles(ctx: EnvdContext, req: HttpRequest, res: HttpR
           if (partFilename(partHeaders) === undefined) return undefined;
           throw errors.invalidArgument("path is required");
         }
-        const [path, sink] = await openUploadTarget(ctx, user, target);
-        written.push(path);
+        const [file, sink] = await openUploadTarget(ctx, user, target);
+        written.push(file);
         open = sink;
         return sink;
       });
@@ -209,7 +260,7 @@ export async function uploadFiles(ctx: EnvdContext, req: HttpRequest, res: HttpR
     if (written.length === 0) throw errors.invalidArgument("no file in the multipart body");
   } else {
     if (!rawPath) throw errors.invalidArgument("path is required for an octet-stream upload");
-    const [path, sink] = await openUploadTarget(ctx, user, rawPath);
+    const [file, sink] = await openUploadTarget(ctx, user, rawPath);
     try {
       for await (const chunk of body) await sink.write(chunk);
       await sink.end();
@@ -217,11 +268,17 @@ export async function uploadFiles(ctx: EnvdContext, req: HttpRequest, res: HttpR
       sink.destroy();
       throw err;
     }
-    written.push(path);
+    written.push(file);
   }
+  const stored = await storeMetadata(ctx, written, metadata);
   sendJson(
     res,
     200,
-    written.map((path) => ({ path, name: path.split(sep).pop() ?? path, type: "file" })),
+    written.map(({ path }, i) => ({
+      path,
+      name: path.split(sep).pop() ?? path,
+      type: "file",
+      metadata: stored[i],
+    })),
   );
 }

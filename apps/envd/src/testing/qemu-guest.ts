@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { guestKernelCmdline, resolveGuestImage, startGuest, tcgKernelArgs } from "@wrenn/images";
-import { freePort } from "./host-envd.ts";
+import { freePort } from "@wrenn/testing/host-envd";
 
 /** A guest booted from the Wrenn image, with host ports forwarded to it. */
 export interface BootedGuest {
@@ -63,7 +63,7 @@ export async function bootGuest(): Promise<BootedGuest> {
       kernel: image.kernel,
       initrd: image.initrd,
       disk: overlay,
-      cmdline: guestKernelCmdline({ extra: await tcgKernelArgs() }),
+      cmdline: guestKernelCmdline({ extra: tcgKernelArgs() }),
       serialLog,
       forwards: [
         { hostPort: envdPort, guestPort: ENVD_GUEST_PORT },

@@ -2,6 +2,7 @@ import { request as httpRequest } from "node:http";
 import { create } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { errors } from "@wrenn/common";
 import { Filesystem, Process, type ProcessEvent, StartRequestSchema } from "@wrenn/proto";
 
 /** What the agent hands envd after every start and restore (`POST /init`). */
@@ -10,6 +11,9 @@ export interface EnvdInit {
   templateId: string;
   envVars: Record<string, string>;
   accessToken?: string | undefined;
+  /** envd's user and working directory for requests that name none; unset keeps envd's. */
+  defaultUser?: string | undefined;
+  defaultWorkdir?: string | undefined;
 }
 
 /** A command to run in the guest. */
@@ -88,13 +92,13 @@ export class EnvdClient {
     const deadline = Date.now() + timeoutMs;
     let delay = 5;
     while (Date.now() < deadline) {
-      if (!isAlive()) throw new Error("VM exited before envd answered");
+      if (!isAlive()) throw errors.internal("the VM exited before envd answered");
       const h = await this.health(Math.min(1_000, Math.max(50, deadline - Date.now())));
       if (h) return h.version;
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 50);
     }
-    throw new Error(`envd did not answer within ${timeoutMs} ms`);
+    throw errors.internal(`envd did not answer within ${timeoutMs} ms`);
   }
 
   /**
@@ -108,6 +112,8 @@ export class EnvdClient {
       timestamp: new Date().toISOString(),
       sandboxId: init.sandboxId,
       templateId: init.templateId,
+      defaultUser: init.defaultUser,
+      defaultWorkdir: init.defaultWorkdir,
     });
     const res = await this.http("POST", "/init", body, timeoutMs);
     if (res.status < 200 || res.status >= 300) {
@@ -128,7 +134,7 @@ export class EnvdClient {
     const deadline = Date.now() + timeoutMs;
     let delay = 5;
     for (;;) {
-      if (!isAlive()) throw new Error("VM exited before envd answered");
+      if (!isAlive()) throw errors.internal("the VM exited before envd answered");
       try {
         const sent = Date.now();
         await this.init(init, Math.max(1_000, Math.min(30_000, deadline - Date.now())));
@@ -207,7 +213,7 @@ export class EnvdClient {
       for await (const event of this.start(command, controller.signal)) {
         if (event.event.case === "start") return event.event.value.pid;
       }
-      throw new Error("envd ended the stream before the process started");
+      throw errors.internal("envd ended the stream before the process started");
     } finally {
       clearTimeout(timer);
       // Leaving the stream only detaches: envd keeps background processes running.

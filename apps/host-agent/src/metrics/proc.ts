@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
+import { errors } from "@wrenn/common";
 
 let ticksPerSecond: number | undefined;
 
@@ -19,7 +20,7 @@ export function parseCpuTicks(stat: string): number {
   // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error("malformed /proc/<pid>/stat");
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw errors.internal("malformed /proc/<pid>/stat");
   return utime + stime;
 }
 

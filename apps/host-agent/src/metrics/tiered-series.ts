@@ -53,7 +53,7 @@ export type TierSnapshot = Record<MetricsTier, MetricPoint[]>;
 /** Sums raw points falling into one aligned window until the window is complete. */
 class WindowAverager {
   private windowStart = Number.NaN;
-  private n = 0;
+  private count = 0;
   private cpu = 0;
   private mem = 0;
   private disk = 0;
@@ -65,7 +65,7 @@ class WindowAverager {
     const windowStart = point.ts - (point.ts % this.stepMs);
     const completed = windowStart !== this.windowStart ? this.take() : undefined;
     this.windowStart = windowStart;
-    this.n++;
+    this.count++;
     this.cpu += point.cpuPercent;
     this.mem += point.memBytes;
     this.disk += point.diskBytes;
@@ -74,14 +74,14 @@ class WindowAverager {
 
   /** The average of the open window (if any), and resets. */
   take(): MetricPoint | undefined {
-    if (this.n === 0) return undefined;
+    if (this.count === 0) return undefined;
     const average = {
       ts: this.windowStart,
-      cpuPercent: this.cpu / this.n,
-      memBytes: Math.round(this.mem / this.n),
-      diskBytes: Math.round(this.disk / this.n),
+      cpuPercent: this.cpu / this.count,
+      memBytes: Math.round(this.mem / this.count),
+      diskBytes: Math.round(this.disk / this.count),
     };
-    this.n = this.cpu = this.mem = this.disk = 0;
+    this.count = this.cpu = this.mem = this.disk = 0;
     this.windowStart = Number.NaN;
     return average;
   }

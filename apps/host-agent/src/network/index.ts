@@ -21,6 +21,7 @@ export {
   validateNetworkConfig,
 } from "./addresses.ts";
 export { type CleanupOptions, type CleanupReport, cleanupStaleNetworks } from "./cleanup.ts";
+export { type DnsUpstream, defaultDnsUpstream, EgressFilter } from "./egress-filter.ts";
 export { CommandError } from "./exec.ts";
 export { defaultIptables, detectIptables, type Iptables, type IptablesBackend } from "./iptables.ts";
 export {

@@ -147,6 +147,17 @@ export async function listTaggedRules(ipt: Iptables): Promise<TaggedRule[]> {
   return found;
 }
 
+/** True when `rule` is in its chain (`iptables -C`). */
+export async function hasRule(ipt: Iptables, rule: IptablesRule): Promise<boolean> {
+  try {
+    await run([ipt.command, "-w", "-t", rule.table, "-C", rule.chain, ...rule.spec]);
+    return true;
+  } catch (err) {
+    if (err instanceof CommandError && /does a matching rule exist|Bad rule/.test(err.stderr)) return false;
+    throw err;
+  }
+}
+
 /** Deletes one rule; a rule that is already gone is not an error. */
 export async function deleteRule(ipt: Iptables, rule: IptablesRule): Promise<void> {
   try {

@@ -1,20 +1,19 @@
 /**
  * Real namespaces, veths, TAPs and iptables rules (needs root). No VM runs here: the guest is
  * emulated by a namespace holding the guest address, wired to the sandbox's real TAP by a small
- * relay (fixtures/tap-relay.py) that does what QEMU's TAP backend does. Slots 950-999 only, so
+ * relay (@wrenn/testing fixtures/tap-relay.py) that does what QEMU's TAP backend does. Slots 950-999 only, so
  * other suites' sandboxes are never touched; traffic stays on this host's own namespaces.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFile, readlink, stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
+import { GUEST_PORT, GuestLab, httpGetFrom } from "@wrenn/testing/network";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   GATEWAY_IP,
   GUEST_IP,
-  GUEST_MAC,
   netnsExecPrefix,
   qemuNetdevArgs,
   type SlotNetwork,
@@ -27,76 +26,15 @@ import { createNetwork, NETWORK_STEPS, removeNetwork } from "./netns.ts";
 import { SandboxNetworks } from "./sandbox-networks.ts";
 
 const TEST_SLOTS = (idx: number) => idx >= 950 && idx <= 999;
-const RELAY = fileURLToPath(new URL("./fixtures/tap-relay.py", import.meta.url));
-const GUEST_PORT = 8080;
 const OUTSIDE_NS = `wrenntest-out-${process.pid}`;
 const OUTSIDE_HOST_LINK = `wrt-o${process.pid % 100000}`;
 const OUTSIDE_IP = "198.51.100.2";
 const OUTSIDE_HOST_IP = "198.51.100.1";
-const children: ChildProcess[] = [];
-const extraNamespaces: string[] = [];
-
-/** A tiny HTTP server run by node inside `namespace`, answering `<name> <client address>`. */
-async function startServer(namespace: string, name: string): Promise<void> {
-  const code = `require("node:http").createServer((q, s) => s.end(${JSON.stringify(name)} + " " + q.socket.remoteAddress))
-    .listen(${GUEST_PORT}, "0.0.0.0", () => console.log("listening"));`;
-  const child = spawn("ip", ["netns", "exec", namespace, process.execPath, "-e", code], { stdio: "pipe" });
-  children.push(child);
-  await waitForLine(child, "listening");
-}
-
-async function waitForLine(child: ChildProcess, line: string): Promise<void> {
-  let output = "";
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes(line)) resolve();
-    });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.once("exit", (code) => reject(new Error(`exited ${code} before "${line}": ${output}`)));
-  });
-}
-
-/** Plays the VM of `slot`: a namespace at the guest address, attached to the slot's TAP. */
-async function emulateGuest(slot: SlotNetwork): Promise<string> {
-  const guestNs = `wrenntest-g-${slot.idx}`;
-  extraNamespaces.push(guestNs);
-  await run(["ip", "netns", "add", guestNs]);
-  await run(["ip", "-n", slot.namespace, "link", "add", "relay0", "type", "veth", "peer", "name", "guest0"]);
-  await run(["ip", "-n", slot.namespace, "link", "set", "relay0", "arp", "off", "promisc", "on", "up"]);
-  const relay = spawn("ip", ["netns", "exec", slot.namespace, "python3", RELAY, "tap0", "relay0", "guest0"], {
-    stdio: "pipe",
-  });
-  children.push(relay);
-  await waitForLine(relay, "ready");
-  await run(["ip", "-n", slot.namespace, "link", "set", "guest0", "netns", guestNs]);
-  await run(
-    ["ip", "-n", guestNs, "-batch", "-"],
-    [
-      "link set lo up",
-      `link set guest0 address ${GUEST_MAC}`,
-      "link set guest0 up",
-      `addr add ${GUEST_IP}/30 dev guest0`,
-      `route add default via ${GATEWAY_IP}`,
-    ].join("\n"),
-  );
-  await startServer(guestNs, `guest-${slot.idx}`);
-  return guestNs;
-}
+const lab = new GuestLab();
 
 /** GET from the host; resolves to the body or rejects (timeout included). */
 function httpGet(url: string, timeoutMs = 3000): Promise<string> {
   return fetch(url, { signal: AbortSignal.timeout(timeoutMs) }).then((res) => res.text());
-}
-
-/** GET from inside `namespace`; resolves to the body, or to `"FAILED <reason>"`. */
-async function httpGetFrom(namespace: string, url: string): Promise<string> {
-  const code = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(1500) })
-    .then(r => r.text()).then(t => console.log(t), e => console.log("FAILED " + (e.cause?.code ?? e.name)))
-    .finally(() => process.exit(0))`;
-  return (await run(["ip", "netns", "exec", namespace, process.execPath, "-e", code])).trim();
 }
 
 async function namespaces(): Promise<string[]> {
@@ -124,8 +62,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) child.kill("SIGKILL");
-  for (const ns of [...extraNamespaces, OUTSIDE_NS]) await run(["ip", "netns", "delete", ns]).catch(() => {});
+  await lab.cleanup();
   await run(["ip", "link", "delete", OUTSIDE_HOST_LINK]).catch(() => {});
   const report = await cleanupStaleNetworks({ match: TEST_SLOTS });
   expect(report.failures).toEqual([]);
@@ -235,7 +172,7 @@ describe("parallel use and QEMU", () => {
       ...qemuNetdevArgs(),
     ];
     const qemu = spawn(argv[0] as string, argv.slice(1), { stdio: "ignore" });
-    children.push(qemu);
+    lab.children.push(qemu);
     try {
       // QEMU opens the TAP at start-up; the link gains carrier once a backend is attached.
       await expect
@@ -298,31 +235,11 @@ describe("traffic", () => {
   beforeAll(async () => {
     a = await createNetwork(960);
     b = await createNetwork(961);
-    guestA = await emulateGuest(a);
-    await emulateGuest(b);
+    guestA = await lab.emulateGuest(a);
+    await lab.emulateGuest(b);
     // An "internet" namespace connected to the host only, to prove MASQUERADEd egress.
-    extraNamespaces.push(OUTSIDE_NS);
-    await run(["ip", "netns", "add", OUTSIDE_NS]);
-    await run([
-      "ip",
-      "link",
-      "add",
-      OUTSIDE_HOST_LINK,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "eth0",
-      "netns",
-      OUTSIDE_NS,
-    ]);
-    await run(["ip", "addr", "add", `${OUTSIDE_HOST_IP}/24`, "dev", OUTSIDE_HOST_LINK]);
-    await run(["ip", "link", "set", OUTSIDE_HOST_LINK, "up"]);
-    await run(
-      ["ip", "-n", OUTSIDE_NS, "-batch", "-"],
-      ["link set lo up", `addr add ${OUTSIDE_IP}/24 dev eth0`, "link set eth0 up"].join("\n"),
-    );
-    await startServer(OUTSIDE_NS, "outside");
+    await lab.outside(OUTSIDE_NS, OUTSIDE_HOST_LINK, OUTSIDE_HOST_IP, [OUTSIDE_IP]);
+    await lab.startServer(OUTSIDE_NS, "outside");
     hostServer = createServer((_req, res) => res.end("host")).listen(0, "0.0.0.0");
     await once(hostServer, "listening");
   });

@@ -1,11 +1,13 @@
-import { createLogger, type Logger } from "@wrenn/common";
+import { createLogger, type EgressPolicy, isOpenEgress, type Logger } from "@wrenn/common";
 import {
   DEFAULT_NETWORK_CONFIG,
   type NetworkConfig,
   type SlotNetwork,
+  slotNetwork,
   validateNetworkConfig,
 } from "./addresses.ts";
 import { type CleanupReport, cleanupStaleNetworks } from "./cleanup.ts";
+import { type DnsUpstream, defaultDnsUpstream, EgressFilter } from "./egress-filter.ts";
 import { defaultIptables, type Iptables } from "./iptables.ts";
 import { createNetwork, removeNetwork } from "./netns.ts";
 import { SlotAllocator } from "./slot-allocator.ts";
@@ -24,6 +26,8 @@ export interface SandboxNetworksOptions {
    */
   warmPoolSize?: number;
   logger?: Logger;
+  /** Resolver the egress filter forwards guests' DNS to (default {@link defaultDnsUpstream}). */
+  egressDns?: DnsUpstream;
 }
 
 /**
@@ -40,6 +44,8 @@ export class SandboxNetworks {
   private refilling: Promise<void> | undefined;
   private closed = false;
   private readonly log: Logger;
+  private readonly filters = new Map<number, EgressFilter>();
+  private readonly egressDns: DnsUpstream | undefined;
 
   constructor(options: SandboxNetworksOptions = {}) {
     this.config = validateNetworkConfig({ ...DEFAULT_NETWORK_CONFIG, ...options.config });
@@ -50,6 +56,7 @@ export class SandboxNetworks {
     this.iptables = options.iptables;
     this.warmTarget = Math.max(0, Math.floor(options.warmPoolSize ?? 0));
     this.log = options.logger ?? createLogger("host-agent");
+    this.egressDns = options.egressDns;
   }
 
   /** Number of networks created ahead of demand and not yet handed out. */
@@ -88,8 +95,40 @@ export class SandboxNetworks {
    * succeeded, so a half-removed network is never handed to another sandbox.
    */
   async release(idx: number): Promise<void> {
+    // A failure here leaves at most the DNS filter's host rule, which the next start-up cleanup removes (it is tagged with the slot).
+    await this.filters
+      .get(idx)
+      ?.close()
+      .catch((err: unknown) => this.log.warn({ err, slot: idx }, "stopping the egress filter failed"));
+    this.filters.delete(idx);
     await removeNetwork(idx, { config: this.config, iptables: this.iptables });
     this.slots.release(idx);
+  }
+
+  /**
+   * Enforces `policy` on slot `idx`'s traffic from now on, replacing what was enforced before
+   * (a network comes out of {@link acquire} with none). Networks are created before the policy
+   * of their sandbox is known (the warm pool), so this runs when one is handed to a sandbox,
+   * and again on every change. The open policy on a slot never restricted is a no-op.
+   */
+  async applyEgress(idx: number, policy: EgressPolicy): Promise<void> {
+    let filter = this.filters.get(idx);
+    if (!filter) {
+      if (isOpenEgress(policy)) return;
+      const slot = slotNetwork(idx, this.config);
+      filter = new EgressFilter(slot, this.iptables ?? (await defaultIptables()), this.upstream(), this.log);
+      this.filters.set(idx, filter);
+    }
+    await filter.apply(policy);
+  }
+
+  /** The egress filter of slot `idx`, when one was ever applied (tests). */
+  egressFilter(idx: number): EgressFilter | undefined {
+    return this.filters.get(idx);
+  }
+
+  private upstream(): DnsUpstream {
+    return this.egressDns ?? defaultDnsUpstream();
   }
 
   /** Stops refilling and removes the warm networks (handed-out ones are the caller's). */

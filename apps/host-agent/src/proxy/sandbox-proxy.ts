@@ -4,7 +4,6 @@ import {
   request as httpRequest,
   type IncomingMessage,
   type ServerResponse,
-  STATUS_CODES,
 } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Duplex } from "node:stream";
@@ -17,6 +16,12 @@ import {
   type Logger,
   WrennError,
 } from "@wrenn/common";
+import {
+  type SplicedUpgrade,
+  spliceUpgrade,
+  upgradeRequestHeaders,
+  writeRawJson,
+} from "@wrenn/common/upgrade";
 import type { ConnLease, ConnTracker } from "./conn-tracker.ts";
 import { upstreamRequestHeaders } from "./headers.ts";
 import { type ProxyRoute, parseProxyRoute } from "./route.ts";
@@ -163,54 +168,33 @@ export class SandboxProxy {
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const route = parseProxyRoute(req.url ?? "");
     const target = await this.lookup(route.sandboxId);
-    const headers = upstreamRequestHeaders(req.headers, req.socket.remoteAddress);
-    headers.connection = "Upgrade";
-    if (req.headers.upgrade) headers.upgrade = req.headers.upgrade;
     let upstream: ClientRequest | undefined;
-    let guestSocket: Duplex | undefined;
+    let spliced: SplicedUpgrade | undefined;
     const lease = target.conns
       ? target.conns.acquire(() => {
           upstream?.destroy();
-          guestSocket?.destroy();
+          spliced?.upstreamSocket?.destroy();
           socket.destroy();
         })
       : NO_TRACKING;
     if (!lease) throw errors.unavailable("sandbox is pausing; retry shortly");
-    const request = httpRequest({
+    upstream = httpRequest({
       host: target.host,
       port: route.port,
       method: req.method,
       path: route.upstreamPath,
-      headers,
+      headers: upgradeRequestHeaders(
+        upstreamRequestHeaders(req.headers, req.socket.remoteAddress),
+        req.headers,
+      ),
       agent: this.agent,
     });
-    upstream = request;
-    socket.once("close", () => {
-      lease.release();
-      if (!guestSocket) request.destroy();
-    });
-    this.armConnectTimeout(request);
-    request.on("upgrade", (answer, upstreamSocket, upstreamHead) => {
-      guestSocket = upstreamSocket;
-      socket.write(rawResponseHead(answer));
-      if (upstreamHead.length) socket.write(upstreamHead);
-      if (head.length) upstreamSocket.write(head);
-      upstreamSocket.on("error", () => socket.destroy());
-      upstreamSocket.once("close", () => socket.destroy());
-      socket.once("close", () => upstreamSocket.destroy());
-      upstreamSocket.pipe(socket);
-      socket.pipe(upstreamSocket);
-    });
-    request.on("response", (answer) => {
-      // The guest declined the upgrade: relay its ordinary answer and close.
-      socket.write(rawResponseHead(answer, { connection: "close" }));
-      answer.pipe(socket);
-    });
-    request.on("error", (err) => {
-      if (guestSocket) socket.destroy();
-      else this.sendRawError(socket, upstreamError(err, route));
-    });
-    request.end();
+    socket.once("close", () => lease.release());
+    this.armConnectTimeout(upstream);
+    // A guest that declines the upgrade has its ordinary answer relayed.
+    spliced = spliceUpgrade(socket, head, upstream, (err) =>
+      this.sendRawError(socket, upstreamError(err, route)),
+    );
   }
 
   private async lookup(sandboxId: string): Promise<ProxyTarget> {
@@ -252,11 +236,7 @@ export class SandboxProxy {
   private sendRawError(socket: Duplex, err: unknown): void {
     if (socket.destroyed) return;
     const { status, body } = this.errorAnswer(err);
-    const json = JSON.stringify(body);
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\ncontent-type: application/json\r\n` +
-        `content-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`,
-    );
+    writeRawJson(socket, status, body);
   }
 }
 
@@ -270,18 +250,6 @@ function upstreamError(err: Error & { code?: string }, route: ProxyRoute): Upstr
         ? `${where} did not answer`
         : `connection to ${where} failed`;
   return new UpstreamError("unavailable", message, { cause: err });
-}
-
-/** Serializes a response's status line and headers for a raw socket (upgrade path). */
-function rawResponseHead(answer: IncomingMessage, override: Record<string, string> = {}): string {
-  const lines = [`HTTP/1.1 ${answer.statusCode} ${answer.statusMessage ?? ""}`];
-  for (let i = 0; i < answer.rawHeaders.length; i += 2) {
-    const name = answer.rawHeaders[i] ?? "";
-    if (name.toLowerCase() in override) continue;
-    lines.push(`${name}: ${answer.rawHeaders[i + 1] ?? ""}`);
-  }
-  for (const [name, value] of Object.entries(override)) lines.push(`${name}: ${value}`);
-  return `${lines.join("\r\n")}\r\n\r\n`;
 }
 
 function destroyResponse(res: AnyResponse): void {

@@ -98,15 +98,42 @@ export async function refreshHostCredentials(
 export const RENEW_CERTIFICATE_HEADER = "x-wrenn-renew-certificate";
 
 /**
- * One heartbeat; throws `unauthenticated` when the token is refused, `not_found` when the
- * host is gone. Answers whether the control plane asked for a certificate renewal (it got a
- * CA after this host registered, or the host's certificate is about to expire).
+ * What a heartbeat tells the control plane about this host's sandboxes (the wire form of
+ * ListSandboxes): state the agent changed on its own — an inactivity pause, the pause of every
+ * sandbox at shutdown — reaches the control plane with the next beat instead of waiting for its
+ * monitor to ask.
+ */
+export interface HeartbeatReport {
+  /** Sandboxes with a VM on this host and their agent state (`running`, `starting`, …). */
+  sandboxes: { sandbox_id: string; state: string }[];
+  /** Paused sandboxes this agent paused on its own. */
+  auto_paused_sandbox_ids: string[];
+  /** Bytes on disk of the guest image (kernel, initrd, rootfs): the size of the `minimal` template. */
+  base_image_bytes?: number;
+  /**
+   * Per template, the warm VMs this host keeps (restored, assigned to no sandbox): `ready` to be
+   * taken, `starting`, and the guest memory all of them hold (a reservation like a sandbox's).
+   */
+  warm_pool?: {
+    template_id: string;
+    template_team_id: string;
+    ready: number;
+    starting: number;
+    memory_mb: number;
+  }[];
+}
+
+/**
+ * One heartbeat, with the sandbox report when given; throws `unauthenticated` when the token
+ * is refused, `not_found` when the host is gone. Answers whether the control plane asked for a
+ * certificate renewal (it got a CA after this host registered, or the certificate is expiring).
  */
 export async function sendHeartbeat(
   creds: HostCredentials,
   fetchFn: Fetch = fetch,
+  report?: HeartbeatReport,
 ): Promise<{ renewCertificate: boolean }> {
-  const res = await post(fetchFn, `${creds.controlPlaneUrl}/v1/hosts/${creds.hostId}/heartbeat`, undefined, {
+  const res = await post(fetchFn, `${creds.controlPlaneUrl}/v1/hosts/${creds.hostId}/heartbeat`, report, {
     "x-host-token": creds.token,
   });
   if (res.status !== 204 && res.status !== 200) throw await failure(res, "heartbeat refused");

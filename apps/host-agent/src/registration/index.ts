@@ -1,12 +1,13 @@
 import type { Logger } from "@wrenn/common";
 import { errors } from "@wrenn/common";
-import { type Fetch, registerHost } from "./client.ts";
+import { type Fetch, type HeartbeatReport, registerHost } from "./client.ts";
 import { type HostTlsMaterial, loadCredentials, saveCredentials } from "./credentials.ts";
 import { HostSession } from "./session.ts";
 import { detectHostSpecs } from "./specs.ts";
 
 export {
   type Fetch,
+  type HeartbeatReport,
   RENEW_CERTIFICATE_HEADER,
   refreshHostCredentials,
   registerHost,
@@ -42,6 +43,8 @@ export interface ConnectOptions {
    * called with the saved or newly registered certificate, then after every refresh.
    */
   onTlsMaterial?: ((tls: HostTlsMaterial) => void) | undefined;
+  /** The sandbox report each heartbeat carries (see {@link HeartbeatReport}). */
+  report?: (() => HeartbeatReport) | undefined;
   intervalMs?: number;
   fetch?: Fetch;
 }
@@ -67,7 +70,7 @@ export async function connectToControlPlane(options: ConnectOptions): Promise<Ho
   }
   if (!credentials) {
     throw errors.failedPrecondition(
-      `no host credentials at ${options.credentialsPath}: register with --register <token> --address ip:port`,
+      `no host credentials at ${options.credentialsPath}: register with WRENN_REGISTRATION_TOKEN=<token> and --address ip:port --control-plane <url>`,
     );
   }
   if (credentials.tls) options.onTlsMaterial?.(credentials.tls);
@@ -77,6 +80,7 @@ export async function connectToControlPlane(options: ConnectOptions): Promise<Ho
     logger: options.logger,
     onRevoked: options.onRevoked,
     onTlsMaterial: options.onTlsMaterial,
+    report: options.report,
     ...(options.intervalMs ? { intervalMs: options.intervalMs } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });

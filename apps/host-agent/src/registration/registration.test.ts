@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { createLogger } from "@wrenn/common";
-import { call, createTestApp, signupUser, type TestApp } from "@wrenn/control-plane";
+import { call, createTestApp, signupUser, type TestApp } from "@wrenn/testing/app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   connectToControlPlane,
@@ -94,6 +94,45 @@ describe("host registration", () => {
     expect(await again.beat()).toBe("ok");
     await again.stop();
     expect(revoked).toEqual([]);
+  });
+
+  it("sends the sandbox report with every beat, and again right after an in-flight beat on reportNow()", async () => {
+    const bodies: unknown[] = [];
+    let report = {
+      sandboxes: [{ sandbox_id: "sb-a", state: "running" }],
+      auto_paused_sandbox_ids: [] as string[],
+    };
+    const session = await connectToControlPlane({
+      credentialsPath: join(dir, "report", "host-credentials.json"),
+      dataDir: dir,
+      controlPlaneUrl: url,
+      registrationToken: await newToken(),
+      address: "127.0.0.1:5998",
+      logger,
+      onRevoked: async () => {},
+      intervalMs: 3_600_000,
+      report: () => report,
+      fetch: async (input, init) => {
+        if (String(input).endsWith("/heartbeat")) bodies.push(JSON.parse(String(init?.body)));
+        return fetch(input, init);
+      },
+    });
+    try {
+      await session.beat(); // joins the first beat start() sent, if still in flight
+      expect(bodies.at(-1)).toEqual(report);
+      // A change while a beat is in flight: that beat's report is old, so another one follows.
+      const inFlight = session.beat();
+      report = { sandboxes: [], auto_paused_sandbox_ids: ["sb-a"] };
+      session.reportNow();
+      await inFlight;
+      const deadline = Date.now() + 5_000;
+      while (JSON.stringify(bodies.at(-1)) !== JSON.stringify(report)) {
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await session.stop();
+    }
   });
 
   it("refreshes on a refused host token and saves the rotated credentials", async () => {
@@ -191,7 +230,7 @@ describe("host registration", () => {
         logger,
         onRevoked: async () => {},
       }),
-    ).rejects.toThrow(/--register/);
+    ).rejects.toThrow(/WRENN_REGISTRATION_TOKEN/);
     await writeFile(join(dir, "bad.json"), "{");
     await expect(
       connectToControlPlane({

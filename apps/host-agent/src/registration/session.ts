@@ -1,5 +1,11 @@
 import { isWrennError, type Logger } from "@wrenn/common";
-import { type Fetch, refreshHostCredentials, secondsUntilExpiry, sendHeartbeat } from "./client.ts";
+import {
+  type Fetch,
+  type HeartbeatReport,
+  refreshHostCredentials,
+  secondsUntilExpiry,
+  sendHeartbeat,
+} from "./client.ts";
 import { type HostCredentials, type HostTlsMaterial, saveCredentials } from "./credentials.ts";
 
 /** Heartbeat interval the control plane expects (it marks a host unreachable after 90 s). */
@@ -23,6 +29,8 @@ export interface HostSessionOptions {
   onRevoked: () => Promise<void>;
   /** Called with the renewed mTLS certificate after each refresh that carried one (hot-swap it). */
   onTlsMaterial?: ((tls: HostTlsMaterial) => void) | undefined;
+  /** The sandbox report each beat carries, taken when the beat is sent. */
+  report?: (() => HeartbeatReport) | undefined;
   intervalMs?: number;
   fetch?: Fetch;
 }
@@ -39,6 +47,7 @@ export class HostSession {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<BeatResult> | undefined;
   #revoked = false;
+  #again = false;
 
   constructor(private readonly options: HostSessionOptions) {
     this.#creds = options.credentials;
@@ -73,21 +82,35 @@ export class HostSession {
   beat(): Promise<BeatResult> {
     this.#running ??= this.#beat().finally(() => {
       this.#running = undefined;
+      if (this.#again && this.#timer) {
+        this.#again = false;
+        void this.beat();
+      }
     });
     return this.#running;
+  }
+
+  /**
+   * Sends the sandbox report as soon as possible: a beat now, or right after the one in
+   * flight (whose report may predate the change).
+   */
+  reportNow(): void {
+    if (this.#running) this.#again = true;
+    else void this.beat();
   }
 
   async #beat(): Promise<BeatResult> {
     if (this.#revoked) return "revoked";
     const { logger } = this.options;
+    const send = () => sendHeartbeat(this.#creds, this.options.fetch, this.options.report?.());
     try {
       if (secondsUntilExpiry(this.#creds.token) < REFRESH_AHEAD_SEC) {
         await this.#refresh();
-        await sendHeartbeat(this.#creds, this.options.fetch);
+        await send();
         return "refreshed";
       }
       try {
-        const { renewCertificate } = await sendHeartbeat(this.#creds, this.options.fetch);
+        const { renewCertificate } = await send();
         if (!renewCertificate) return "ok";
         logger.info("the control plane asked for a certificate renewal; refreshing");
         await this.#refresh();
@@ -96,7 +119,7 @@ export class HostSession {
         if (!isWrennError(err) || err.code !== "unauthenticated") throw err;
         logger.info("host token refused; refreshing");
         await this.#refresh();
-        await sendHeartbeat(this.#creds, this.options.fetch);
+        await send();
         return "refreshed";
       }
     } catch (err) {

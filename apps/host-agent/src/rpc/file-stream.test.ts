@@ -7,9 +7,9 @@ import { runInNewContext } from "node:vm";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isWrennError } from "@wrenn/common";
 import type { hostagent } from "@wrenn/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // envd's own host harness (the bundled envd as a child process): the real peer of these functions.
-import { type HostEnvd, startHostEnvd } from "../../../envd/src/testing/host-envd.ts";
+import { type HostEnvd, startHostEnvd } from "@wrenn/testing/host-envd";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnvdClient } from "../envd-client/client.ts";
 import {
   readFileStream,

@@ -12,19 +12,19 @@ type ProcessEventInit = MessageInitShape<typeof hostagent.ProcessEventSchema>;
 export const DEFAULT_EXEC_TIMEOUT_SEC = 300;
 
 /** Converts an envd entry to the agent's FileEntry. */
-export function toFileEntry(e: EntryInfo | undefined): FileEntryInit | undefined {
-  if (!e) return undefined;
+export function toFileEntry(entry: EntryInfo | undefined): FileEntryInit | undefined {
+  if (!entry) return undefined;
   return {
-    name: e.name,
-    path: e.path,
-    type: e.type as number,
-    sizeBytes: e.size,
-    mode: e.mode,
-    permissions: e.permissions,
-    owner: e.owner,
-    group: e.group,
-    modifiedAt: e.modifiedTime,
-    symlinkTarget: e.symlinkTarget,
+    name: entry.name,
+    path: entry.path,
+    type: entry.type as number,
+    sizeBytes: entry.size,
+    mode: entry.mode,
+    permissions: entry.permissions,
+    owner: entry.owner,
+    group: entry.group,
+    modifiedAt: entry.modifiedTime,
+    symlinkTarget: entry.symlinkTarget,
   };
 }
 
@@ -43,24 +43,27 @@ export function toGuestCommand(cmd: hostagent.Command | undefined, tag?: string)
 
 /** Maps one envd process event to the agent's ProcessEvent (keep-alives map to nothing). */
 export function toProcessEvent(event: EnvdProcessEvent): ProcessEventInit | undefined {
-  const e = event.event;
-  switch (e.case) {
+  const inner = event.event;
+  switch (inner.case) {
     case "start":
-      return { event: { case: "started", value: { pid: e.value.pid } } };
+      return { event: { case: "started", value: { pid: inner.value.pid } } };
     case "data":
-      if (e.value.output.case === "stdout") return { event: { case: "stdout", value: e.value.output.value } };
-      if (e.value.output.case === "stderr") return { event: { case: "stderr", value: e.value.output.value } };
-      if (e.value.output.case === "pty") return { event: { case: "stdout", value: e.value.output.value } };
+      if (inner.value.output.case === "stdout")
+        return { event: { case: "stdout", value: inner.value.output.value } };
+      if (inner.value.output.case === "stderr")
+        return { event: { case: "stderr", value: inner.value.output.value } };
+      if (inner.value.output.case === "pty")
+        return { event: { case: "stdout", value: inner.value.output.value } };
       return undefined;
     case "end":
       return {
         event: {
           case: "ended",
           value: {
-            exitCode: e.value.exitCode,
-            exited: e.value.exited,
-            status: e.value.status,
-            error: e.value.error ?? "",
+            exitCode: inner.value.exitCode,
+            exited: inner.value.exited,
+            status: inner.value.status,
+            error: inner.value.error ?? "",
           },
         },
       };
@@ -73,9 +76,10 @@ export function toProcessEvent(event: EnvdProcessEvent): ProcessEventInit | unde
 export function toEnvdSelector(
   sel: hostagent.ProcessSelector | undefined,
 ): MessageInitShape<typeof import("@wrenn/proto").ProcessSelectorSchema> {
-  const s = sel?.selector;
-  if (s?.case === "pid" && s.value > 0) return { selector: { case: "pid", value: s.value } };
-  if (s?.case === "tag" && s.value) return { selector: { case: "tag", value: s.value } };
+  const selector = sel?.selector;
+  if (selector?.case === "pid" && selector.value > 0)
+    return { selector: { case: "pid", value: selector.value } };
+  if (selector?.case === "tag" && selector.value) return { selector: { case: "tag", value: selector.value } };
   throw errors.invalidArgument("a process pid or tag is required");
 }
 
@@ -97,15 +101,16 @@ export async function exec(envd: EnvdClient, req: hostagent.ExecRequest) {
     const pid = await envd.startBackground(command);
     return { pid };
   }
-  const r = await envd.exec(command, (req.timeoutSec || DEFAULT_EXEC_TIMEOUT_SEC) * 1000);
-  if (r.timedOut && r.pid > 0) await killQuietly(envd, { selector: { case: "pid", value: r.pid } });
+  const result = await envd.exec(command, (req.timeoutSec || DEFAULT_EXEC_TIMEOUT_SEC) * 1000);
+  if (result.timedOut && result.pid > 0)
+    await killQuietly(envd, { selector: { case: "pid", value: result.pid } });
   return {
-    pid: r.pid,
-    exitCode: r.timedOut ? undefined : r.exitCode,
-    stdout: r.stdout,
-    stderr: r.stderr,
-    timedOut: r.timedOut,
-    error: r.error,
+    pid: result.pid,
+    exitCode: result.timedOut ? undefined : result.exitCode,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    timedOut: result.timedOut,
+    error: result.error,
   };
 }
 

@@ -1,8 +1,8 @@
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { type HostAgentService, hostagent } from "@wrenn/proto";
+import { type RpcTestAgent, startRpcTestAgent } from "@wrenn/testing/rpc-agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningAgent } from "../main.ts";
-import { type RpcTestAgent, startRpcTestAgent } from "../testing-agent.ts";
 
 // A real agent (real QEMU microVM, netns networking: the port proxy reaches guests at
 // their host-reachable slot address) driven through its Connect service and its

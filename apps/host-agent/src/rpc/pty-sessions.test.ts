@@ -112,8 +112,11 @@ describe("PtySessions", () => {
   it("forgets sessions that ended or whose sandbox is gone; paused time does not count", async () => {
     const h = harness();
     h.sessions.attach("sb1", "ended")();
+    expect(h.sessions.has("sb1", "ended")).toBe(true);
+    expect(h.sessions.has("sb2", "ended")).toBe(false);
     await h.emit("sb1/ended", "end");
     expect(h.sessions.size).toBe(0);
+    expect(h.sessions.has("sb1", "ended")).toBe(false);
 
     h.sessions.attach("sb2", "t")();
     h.states.set("sb2", "paused");

@@ -52,73 +52,78 @@ export class PtySessions {
 
   private session(sandboxId: string, tag: string): Session {
     const key = `${sandboxId}\u0000${tag}`;
-    let s = this.sessions.get(key);
-    if (!s) {
-      s = { sandboxId, tag, attached: 0, lastActivity: this.now(), follower: undefined };
-      this.sessions.set(key, s);
+    let session = this.sessions.get(key);
+    if (!session) {
+      session = { sandboxId, tag, attached: 0, lastActivity: this.now(), follower: undefined };
+      this.sessions.set(key, session);
     }
-    return s;
+    return session;
   }
 
   /** A client attached to the session; call the returned function when it detaches. */
   attach(sandboxId: string, tag: string): () => void {
-    const s = this.session(sandboxId, tag);
-    s.attached++;
-    s.follower?.abort();
-    s.follower = undefined;
+    const session = this.session(sandboxId, tag);
+    session.attached++;
+    session.follower?.abort();
+    session.follower = undefined;
     let detached = false;
     return () => {
       if (detached) return;
       detached = true;
-      this.detach(s);
+      this.detach(session);
     };
   }
 
-  private detach(s: Session): void {
-    s.attached = Math.max(0, s.attached - 1);
-    s.lastActivity = this.now();
-    if (s.attached > 0 || this.closed || !this.sessions.has(this.keyOf(s))) return;
-    this.startFollowing(s);
+  private detach(session: Session): void {
+    session.attached = Math.max(0, session.attached - 1);
+    session.lastActivity = this.now();
+    if (session.attached > 0 || this.closed || !this.sessions.has(this.keyOf(session))) return;
+    this.startFollowing(session);
     this.ensureTimer();
   }
 
-  private keyOf(s: Session): string {
-    return `${s.sandboxId}\u0000${s.tag}`;
+  private keyOf(session: Session): string {
+    return `${session.sandboxId}\u0000${session.tag}`;
   }
 
-  private startFollowing(s: Session): void {
+  private startFollowing(session: Session): void {
     const controller = new AbortController();
-    s.follower = controller;
+    session.follower = controller;
     void (async () => {
       try {
-        for await (const event of this.deps.follow(s.sandboxId, s.tag, controller.signal)) {
+        for await (const event of this.deps.follow(session.sandboxId, session.tag, controller.signal)) {
           if (event === "end") {
-            this.ended(s.sandboxId, s.tag);
+            this.ended(session.sandboxId, session.tag);
             return;
           }
-          s.lastActivity = this.now();
+          session.lastActivity = this.now();
         }
       } catch {
         // The stream broke (sandbox paused, envd restarted): the timer alone decides now.
       } finally {
-        if (s.follower === controller) s.follower = undefined;
+        if (session.follower === controller) session.follower = undefined;
       }
     })();
   }
 
   /** Input was written to the session (or other activity worth postponing the kill). */
   activity(sandboxId: string, tag: string): void {
-    const s = this.sessions.get(`${sandboxId}\u0000${tag}`);
-    if (s) s.lastActivity = this.now();
+    const session = this.sessions.get(`${sandboxId}\u0000${tag}`);
+    if (session) session.lastActivity = this.now();
   }
 
   /** The session's process ended: forget it. */
   ended(sandboxId: string, tag: string): void {
     const key = `${sandboxId}\u0000${tag}`;
-    const s = this.sessions.get(key);
-    if (!s) return;
-    s.follower?.abort();
+    const session = this.sessions.get(key);
+    if (!session) return;
+    session.follower?.abort();
     this.sessions.delete(key);
+  }
+
+  /** Whether `tag` in the sandbox is a terminal this agent opened (envd's process list cannot tell). */
+  has(sandboxId: string, tag: string): boolean {
+    return this.sessions.has(`${sandboxId}\u0000${tag}`);
   }
 
   /** Number of tracked sessions (attached or not). */
@@ -138,31 +143,34 @@ export class PtySessions {
   async check(): Promise<void> {
     const now = this.now();
     let detached = 0;
-    for (const [key, s] of this.sessions) {
-      if (s.attached > 0) continue;
-      const state = this.deps.sandboxState(s.sandboxId);
+    for (const [key, session] of this.sessions) {
+      if (session.attached > 0) continue;
+      const state = this.deps.sandboxState(session.sandboxId);
       if (state === "gone") {
-        s.follower?.abort();
+        session.follower?.abort();
         this.sessions.delete(key);
         continue;
       }
       if (state === "paused") {
-        s.lastActivity = now;
+        session.lastActivity = now;
         detached++;
         continue;
       }
-      if (now - s.lastActivity < this.deps.idleTimeoutMs) {
+      if (now - session.lastActivity < this.deps.idleTimeoutMs) {
         detached++;
         continue;
       }
-      s.follower?.abort();
+      session.follower?.abort();
       this.sessions.delete(key);
       try {
-        await this.deps.kill(s.sandboxId, s.tag);
-        this.deps.logger.info({ sandboxId: s.sandboxId, tag: s.tag }, "idle terminal killed");
+        await this.deps.kill(session.sandboxId, session.tag);
+        this.deps.logger.info({ sandboxId: session.sandboxId, tag: session.tag }, "idle terminal killed");
       } catch (err) {
         // Already gone is the expected race with the process ending on its own.
-        this.deps.logger.debug({ err, sandboxId: s.sandboxId, tag: s.tag }, "idle terminal kill failed");
+        this.deps.logger.debug(
+          { err, sandboxId: session.sandboxId, tag: session.tag },
+          "idle terminal kill failed",
+        );
       }
     }
     if (detached === 0 && this.timer) {
@@ -176,7 +184,7 @@ export class PtySessions {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    for (const s of this.sessions.values()) s.follower?.abort();
+    for (const session of this.sessions.values()) session.follower?.abort();
     this.sessions.clear();
   }
 }

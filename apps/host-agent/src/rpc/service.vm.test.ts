@@ -1,8 +1,8 @@
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { HostAgentService } from "@wrenn/proto";
+import { type RpcTestAgent, startRpcTestAgent } from "@wrenn/testing/rpc-agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningAgent } from "../main.ts";
-import { type RpcTestAgent, startRpcTestAgent } from "../testing-agent.ts";
 
 // A real agent (real QEMU microVMs, user-mode networking) driven through its Connect service over h2c.
 let a: RpcTestAgent;

@@ -22,12 +22,23 @@ export interface AdoptedSandbox {
 export async function runtimeOf(vm: VmInstance, lease: NetworkLease): Promise<SandboxRuntime | undefined> {
   const startTime = await processStartTime(vm.pid);
   if (!startTime || !lease.persisted) return undefined;
-  return { pid: vm.pid, startTime, network: lease.persisted };
+  // A VM taken from the warm pool keeps the name it was started under (`-name wrenn-<pool id>`).
+  const runtime: NamedRuntime = { pid: vm.pid, startTime, network: lease.persisted, vmId: vm.id };
+  return runtime;
+}
+
+/** A runtime that also names the VM process (`-name wrenn-<vmId>`) when that is not the sandbox id. */
+type NamedRuntime = SandboxRuntime & { vmId?: string };
+
+/** The id the VM of `record` runs under (its QEMU `-name wrenn-<id>`): a warm VM's pool id, or the sandbox id. */
+export function vmIdOf(record: SandboxRecord): string {
+  const vmId = (record.runtime as NamedRuntime | undefined)?.vmId;
+  return typeof vmId === "string" && vmId !== "" ? vmId : record.id;
 }
 
 /**
  * Takes over a sandbox whose record says it was running when the previous agent run ended:
- * the VMM must be the same process (pid + start time + `-name wrenn-<id>`), answer QMP, keep
+ * the VMM must be the same process (pid + start time + `-name wrenn-<vm id>`), answer QMP, keep
  * its network slot, and its envd must answer. Anything less and whatever was taken over is
  * let go again and undefined returned: the caller then removes the sandbox as lost.
  */
@@ -39,7 +50,7 @@ export async function adoptSandbox(
   const rt = record.runtime;
   if (record.state !== "running" || !rt || !deps.vmm.adopt || !deps.network.adopt) return undefined;
   if (record.networkKind !== deps.network.kind) return undefined;
-  const vm = await deps.vmm.adopt(record.id, runDir, rt.pid, rt.startTime);
+  const vm = await deps.vmm.adopt(vmIdOf(record), runDir, rt.pid, rt.startTime);
   if (!vm) return undefined;
   const lease = await deps.network.adopt(record.id, rt.network);
   if (!lease) {

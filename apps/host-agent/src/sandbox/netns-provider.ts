@@ -1,6 +1,7 @@
 import type { Logger } from "@wrenn/common";
 import {
   DEFAULT_NETWORK_CONFIG,
+  type DnsUpstream,
   type NetworkConfig,
   namespaceName,
   SandboxNetworks,
@@ -34,6 +35,7 @@ export class NamespaceNetworkProvider implements NetworkProvider {
     private readonly config: NetworkConfig = DEFAULT_NETWORK_CONFIG,
     warmPoolSize = 1,
     logger?: Logger,
+    egressDns?: DnsUpstream,
   ) {
     this.networks = new SandboxNetworks({
       config,
@@ -41,6 +43,7 @@ export class NamespaceNetworkProvider implements NetworkProvider {
       lastSlot: range?.last ?? config.maxSlots,
       warmPoolSize,
       logger,
+      egressDns,
     });
   }
 
@@ -86,6 +89,7 @@ export class NamespaceNetworkProvider implements NetworkProvider {
     return {
       attachment: new NamespaceTapNetwork(namespace, hostIp),
       persisted: { kind: "netns-tap", slot: idx, namespace, hostIp },
+      applyEgress: (policy) => this.networks.applyEgress(idx, policy),
       release: async () => {
         if (released) return;
         released = true;

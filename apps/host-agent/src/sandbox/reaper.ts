@@ -10,6 +10,8 @@ export interface TtlReaperOptions {
   intervalMs?: number;
   /** The clock timeouts are measured against (injected by tests). */
   now?: () => number;
+  /** Called after a sweep that paused or destroyed a sandbox (the agent reports it at once). */
+  onChange?: (() => void) | undefined;
 }
 
 /**
@@ -24,15 +26,17 @@ export class TtlReaper {
   private sweeping: Promise<void> | undefined;
   private readonly intervalMs: number;
   private readonly now: () => number;
+  private readonly onChange: (() => void) | undefined;
 
   constructor(
     private readonly manager: ReapableSandboxes,
     private readonly logger: Logger,
     options: TtlReaperOptions | number = {},
   ) {
-    const o = typeof options === "number" ? { intervalMs: options } : options;
-    this.intervalMs = o.intervalMs ?? 2_000;
-    this.now = o.now ?? Date.now;
+    const settings = typeof options === "number" ? { intervalMs: options } : options;
+    this.intervalMs = settings.intervalMs ?? 2_000;
+    this.now = settings.now ?? Date.now;
+    this.onChange = settings.onChange;
   }
 
   /** Starts periodic sweeps. */
@@ -74,6 +78,7 @@ export class TtlReaper {
         }
       }
     }
+    if (paused.length || destroyed.length) this.onChange?.();
     return { paused, destroyed };
   }
 }

@@ -8,6 +8,7 @@ import type { TemplateStore } from "../snapshot/templates.ts";
 import { allocatedBytes, flattenToRaw } from "../storage/disk.ts";
 import { SANDBOX_FILES, TEMPLATE_FILES } from "../storage/layout.ts";
 import type { Vmm } from "../vmm/types.ts";
+import { type ImportImageInput, importImage } from "./image-import.ts";
 import type { SandboxManager } from "./manager.ts";
 
 const run = promisify(execFile);
@@ -109,10 +110,20 @@ export class TemplateOperations {
     });
   }
 
+  /** Makes image-only template `teams/{teamId}/{templateId}` of an OCI image (see {@link importImage}). */
+  importImage(req: ImportImageInput): Promise<{ sizeBytes: number; digest: string }> {
+    return importImage(
+      { templates: this.templates, guestImage: () => this.manager.guestImage(), logger: this.logger },
+      req,
+    );
+  }
+
   /** Deletes a template from this host (idempotent). */
   async deleteSnapshot(teamId: string, templateId: string): Promise<void> {
     assertSafeName(teamId, "team_id");
     assertSafeName(templateId, "template_id");
+    // Warm VMs of the template hold its generation: they go first, so the files can.
+    await this.manager.drainWarmPool(teamId, templateId);
     await this.templates.delete(teamId, templateId, this.manager.generationsInUse());
   }
 

@@ -2,10 +2,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@wrenn/common";
+import { parseAccelSetting } from "@wrenn/images/qemu-boot";
 import { TemplateStore } from "../snapshot/templates.ts";
 import { findGuestImage } from "../storage/guest-image.ts";
 import { DataLayout } from "../storage/layout.ts";
-import { parseAccelSetting } from "../vmm/accel.ts";
 import { type NetworkProvider, UserModeNetworkProvider } from "../vmm/network-attachment.ts";
 import { QemuMicrovmDriver } from "../vmm/qemu.ts";
 import { SandboxManager, type SandboxManagerOptions } from "./manager.ts";
@@ -28,7 +28,13 @@ export interface TestAgent {
  * guest image is missing: the image lookup throws with the build command.
  */
 export async function createTestAgent(
-  options: { dataDir?: string; network?: NetworkProvider; limits?: SandboxManagerOptions["limits"] } = {},
+  options: {
+    dataDir?: string;
+    network?: NetworkProvider;
+    limits?: SandboxManagerOptions["limits"];
+    /** Warm VMs per template (none unless given). */
+    warmPool?: SandboxManagerOptions["warmPool"];
+  } = {},
 ): Promise<TestAgent> {
   const image = await findGuestImage(IMAGE_DATA_DIR);
   const dataDir =
@@ -48,6 +54,7 @@ export async function createTestAgent(
     guestImage: async () => image,
     logger,
     limits: options.limits,
+    warmPool: options.warmPool,
   });
   await manager.recover();
   return {
@@ -61,3 +68,16 @@ export async function createTestAgent(
     },
   };
 }
+
+/** Runs `script` with bash as root in sandbox `id`; answers its stdout trimmed, throwing on a non-zero exit. */
+export async function runAsRoot(manager: SandboxManager, id: string, script: string): Promise<string> {
+  const result = await manager
+    .envd(id)
+    .exec({ cmd: "/bin/bash", args: ["-c", script], user: "root" }, 60_000);
+  if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}: ${result.stderr.toString()}`);
+  return result.stdout.toString("utf8").trim();
+}
+
+/** A background shell loop writing an increasing count to /tmp/counter every 0.1 s; prints its pid. */
+export const COUNTER_LOOP =
+  "nohup bash -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done' >/dev/null 2>&1 & echo $!";

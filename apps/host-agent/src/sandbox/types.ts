@@ -1,3 +1,4 @@
+import type { EgressPolicy } from "@wrenn/common";
 import type { PersistedNetwork } from "../vmm/network-attachment.ts";
 
 /** Lifecycle states of a sandbox on this host. */
@@ -20,12 +21,22 @@ export interface SandboxRecord {
   envs: Record<string, string>;
   /** Needed to talk to envd again after an agent restart (the file is mode 0600). */
   accessToken?: string | undefined;
+  /** envd's default user / working directory, handed over on every `/init` (built templates' USER / WORKDIR). */
+  defaultUser?: string | undefined;
+  defaultWorkdir?: string | undefined;
+  /** Outbound traffic rules (egress.ts); absent = everything may leave. */
+  egress?: EgressPolicy | undefined;
   state: SandboxState;
   /** True when the agent paused it on its own (inactivity or PauseAll). */
   autoPaused: boolean;
   envdVersion: string;
   createdAt: string;
   lastActiveAt: string;
+  /**
+   * Fork captures (directories under `forks/`) a fork's disk chain stands on: its own and those
+   * its source's disk stood on. A capture is deleted once no sandbox names it.
+   */
+  forkCaptures?: string[] | undefined;
   /** Network provider kind the VM ran with: a pause state only restores on the same kind. */
   networkKind: string;
   /**
@@ -44,8 +55,12 @@ export interface SandboxRuntime {
   network: PersistedNetwork;
 }
 
-/** Input of {@link SandboxManager.create}. */
-export interface CreateSandboxInput {
+/**
+ * What a sandbox is created from (input of `SandboxManager.create`): the control plane's
+ * `CreateSandboxRequest` on this side of the wire. vCPUs and memory are checked against the
+ * limits; the sandbox runs with those of its template snapshot.
+ */
+export interface SandboxSpec {
   sandboxId: string;
   teamId: string;
   templateId: string;
@@ -58,6 +73,9 @@ export interface CreateSandboxInput {
   envs?: Record<string, string>;
   metadata?: Record<string, string>;
   envdAccessToken?: string | undefined;
+  defaultUser?: string | undefined;
+  defaultWorkdir?: string | undefined;
+  egress?: EgressPolicy | undefined;
 }
 
 /** A read-only view of one sandbox for listings. */

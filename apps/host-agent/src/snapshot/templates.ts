@@ -249,7 +249,7 @@ export class TemplateStore {
       await writeMetadata(join(dir, TEMPLATE_FILES.meta), meta);
       this.logger.info({ teamId, templateId, dir, ms: Date.now() - started }, "template snapshot captured");
       const snap = await openGeneration(dir);
-      if (!snap) throw new Error("captured generation is unreadable");
+      if (!snap) throw errors.internal("the captured template snapshot is unreadable");
       return snap;
     } catch (err) {
       await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { stat, truncate } from "node:fs/promises";
 import { promisify } from "node:util";
+import { errors } from "@wrenn/common";
 
 const run = promisify(execFile);
 
@@ -43,7 +44,11 @@ export async function createOverlay(
 export async function virtualSize(path: string): Promise<number> {
   const { stdout } = await run("qemu-img", ["info", "--output=json", "-U", path]);
   const info = JSON.parse(stdout) as { "virtual-size"?: number };
-  if (typeof info["virtual-size"] !== "number") throw new Error(`qemu-img info gave no size for ${path}`);
+  if (typeof info["virtual-size"] !== "number")
+    throw errors.internal(
+      "could not read a disk's size",
+      new Error(`qemu-img info gave no size for ${path}`),
+    );
   return info["virtual-size"];
 }
 

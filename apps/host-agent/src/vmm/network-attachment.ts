@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import type { EgressPolicy } from "@wrenn/common";
 import type { NetworkAttachment } from "./types.ts";
 
 /** The guest's fixed address and its gateway: the same in every VM, so snapshots restore unchanged. */
@@ -99,6 +100,11 @@ export interface NetworkLease {
   release(): Promise<void>;
   /** What a restarted agent needs to take the lease over with {@link NetworkProvider.adopt}. */
   persisted?: PersistedNetwork;
+  /**
+   * Enforces an egress policy on this network from now on, replacing the previous one.
+   * Absent where the attachment cannot filter traffic (user-mode networking).
+   */
+  applyEgress?(policy: EgressPolicy): Promise<void>;
 }
 
 /** A lease as saved in the sandbox record while its VM runs (JSON). */

@@ -1,13 +1,22 @@
 import { type ChildProcess, execFile, type StdioOptions, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { errors } from "@wrenn/common";
+import {
+  type Accel,
+  type AccelSetting,
+  accelOption,
+  cpuModel,
+  HEADLESS_ARGS,
+  resolveAccel,
+  tcgKernelArgs,
+} from "@wrenn/images/qemu-boot";
 import { GUEST_MAC } from "../network/index.ts";
-import { type Accel, type AccelSetting, resolveAccel } from "./accel.ts";
 import { QmpClient } from "./qmp.ts";
+import { QMP_SOCKET_FILE, qmpSocketOfProcess, qmpSocketPath } from "./qmp-socket.ts";
+import { restoreKernel } from "./restore-kernel.ts";
 import type { RestoreSource, VmInstance, Vmm, VmmFingerprint, VmSpec } from "./types.ts";
 
 const execFileAsync = promisify(execFile);
@@ -17,27 +26,11 @@ export { GUEST_MAC };
 
 /** Files the driver keeps in a VM's run directory. */
 export const RUN_FILES = {
-  qmp: "qmp.sock",
+  qmp: QMP_SOCKET_FILE,
   pid: "vmm.pid",
   console: "console.log",
   vmmLog: "vmm.log",
 } as const;
-
-// A Unix socket address holds at most 108 bytes, the terminating NUL included.
-const MAX_SOCKET_PATH_BYTES = 107;
-
-/**
- * The QMP socket of the VM whose run directory is `runDir`: inside it, unless
- * that path does not fit a socket address (template generations of team
- * templates, `templates/teams/<uuid>/<uuid>/gen-<n>/`, are that deep), then a
- * name derived from the run directory in the system temp directory.
- */
-export function qmpSocketPath(runDir: string): string {
-  const inRunDir = join(runDir, RUN_FILES.qmp);
-  if (Buffer.byteLength(inRunDir) <= MAX_SOCKET_PATH_BYTES) return inRunDir;
-  const digest = createHash("sha256").update(runDir).digest("hex").slice(0, 24);
-  return join(tmpdir(), `wrenn-qmp-${digest}.sock`);
-}
 
 /** Options of the QEMU microvm driver. */
 export interface QemuDriverOptions {
@@ -105,10 +98,10 @@ export class QemuMicrovmDriver implements Vmm {
 
   async restore(spec: VmSpec, source: RestoreSource): Promise<VmInstance> {
     if (source.kind === "template" && spec.memory.kind !== "file-private") {
-      throw new Error("template restore needs a file-private memory backend");
+      throw errors.internal("template restore needs a file-private memory backend");
     }
-    if (source.kind === "full" && spec.memory.kind !== "anonymous") {
-      throw new Error("full-snapshot restore needs anonymous memory");
+    if (source.kind === "full" && spec.memory.kind === "file-shared") {
+      throw errors.internal("full-snapshot restore needs anonymous or file-private memory");
     }
     const vm = await this.launch(spec, true, source.stateFile);
     try {
@@ -168,10 +161,15 @@ export class QemuMicrovmDriver implements Vmm {
     ramFile: string,
     stateFile: string,
   ): Promise<void> {
-    const vm = await this.launch({ ...spec, memory: { kind: "file-shared", path: ramFile } }, true);
+    // The full state is read through an inherited descriptor, as restores read theirs.
+    const vm = await this.launch(
+      { ...spec, memory: { kind: "file-shared", path: ramFile } },
+      true,
+      fullStateFile,
+    );
     try {
       await setIgnoreShared(vm.qmp, false);
-      await vm.qmp.execute("migrate-incoming", { uri: `exec:cat ${shellQuote(fullStateFile)}` });
+      await vm.qmp.execute("migrate-incoming", { uri: INCOMING_STATE_URI });
       await waitForMigration(vm, 60_000);
       // The guest never runs here: the loaded RAM now sits in the shared file, device state goes out.
       await setIgnoreShared(vm.qmp, true);
@@ -190,7 +188,9 @@ export class QemuMicrovmDriver implements Vmm {
     const accel = await this.resolveAccel();
     const qmpPath = qmpSocketPath(spec.runDir);
     await rm(qmpPath, { force: true });
-    const args = buildQemuArgs(spec, accel, this.tbSizeMb, incoming);
+    // A restore never runs the kernel: a stub of it spares QEMU a ~14 MB copy per VM.
+    const kernel = incoming ? await restoreKernel(spec.kernel) : spec.kernel;
+    const args = buildQemuArgs({ ...spec, kernel }, accel, this.tbSizeMb, incoming);
     const { command, args: wrapped } = spec.network.wrapCommand(this.qemuBinary, args);
     const logFd = openSync(join(spec.runDir, RUN_FILES.vmmLog), "a");
     let stateFd: number | undefined;
@@ -211,7 +211,9 @@ export class QemuMicrovmDriver implements Vmm {
     });
     const pid = child.pid;
     if (pid === undefined) {
-      throw new Error(`could not start ${command}: ${await tail(join(spec.runDir, RUN_FILES.vmmLog))}`);
+      // The log tail names host paths: it goes to the agent's log (cause), not to the client.
+      const log = await tail(join(spec.runDir, RUN_FILES.vmmLog));
+      throw errors.internal("could not start the VMM", new Error(`could not start ${command}: ${log}`));
     }
     await writeFile(join(spec.runDir, RUN_FILES.pid), `${pid}\n`);
     let qmp: QmpClient;
@@ -225,9 +227,11 @@ export class QemuMicrovmDriver implements Vmm {
     } catch (err) {
       child.kill("SIGKILL");
       await exited;
-      throw new Error(`QEMU failed to start: ${await tail(join(spec.runDir, RUN_FILES.vmmLog))}`, {
-        cause: err,
-      });
+      const log = await tail(join(spec.runDir, RUN_FILES.vmmLog));
+      throw errors.internal(
+        "QEMU failed to start",
+        new Error(`QEMU failed to start: ${log}`, { cause: err }),
+      );
     }
     return new QemuVm(spec.id, pid, () => child.kill("SIGKILL"), exited, qmp, spec.runDir);
   }
@@ -243,7 +247,7 @@ export class QemuMicrovmDriver implements Vmm {
     if (!(await isSameProcess(pid, id, startTime))) return undefined;
     let qmp: QmpClient;
     try {
-      qmp = await QmpClient.connect(qmpSocketPath(runDir), 5_000);
+      qmp = await QmpClient.connect(await qmpSocketOfProcess(pid, runDir), 5_000);
     } catch {
       return undefined;
     }
@@ -290,30 +294,8 @@ async function isSameProcess(pid: number, id: string, startTime: string): Promis
 
 /** Machine-shaping options shared by capture and restore; changing any of them invalidates snapshots. */
 function machineShape(accel: Accel, tbSizeMb: number): string {
-  const cpu = accel === "kvm" ? "host" : "max";
   const tcg = accel === "tcg" ? `,tb-size=${tbSizeMb}` : "";
-  return `microvm,rtc=on;accel=${accel}${tcg};cpu=${cpu};blk=virtio-blk-device;net=virtio-net-device,mac=${GUEST_MAC}`;
-}
-
-let hostTscKhz: number | undefined;
-
-/**
- * Under TCG the guest kernel cannot calibrate its TSC against the emulated PIT
- * on a busy host ("Unable to calibrate against PIT") and then hangs without a
- * clocksource. TCG's TSC runs at the host's rate, so we tell the guest that rate.
- */
-function tcgTimekeepingArgs(): string {
-  if (hostTscKhz === undefined) {
-    let mhz = 0;
-    try {
-      const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
-      mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo)?.[1] ?? 0);
-    } catch {
-      // Not Linux /proc: leave calibration to the guest.
-    }
-    hostTscKhz = Math.round(mhz * 1000);
-  }
-  return hostTscKhz > 0 ? `tsc_early_khz=${hostTscKhz}` : "";
+  return `microvm,rtc=on;accel=${accel}${tcg};cpu=${cpuModel(accel)};blk=virtio-blk-device;net=virtio-net-device,mac=${GUEST_MAC}`;
 }
 
 /** Builds the QEMU command line for `spec`. Exported for tests and diagnostics. */
@@ -329,20 +311,16 @@ export function buildQemuArgs(spec: VmSpec, accel: Accel, tbSizeMb: number, inco
     "-M",
     "microvm,rtc=on,memory-backend=mem",
     "-accel",
-    accel === "tcg" ? `tcg,tb-size=${tbSizeMb}` : "kvm",
+    accelOption(accel, tbSizeMb),
     "-cpu",
-    accel === "kvm" ? "host" : "max",
+    cpuModel(accel),
     "-smp",
     String(spec.vcpus),
     "-m",
     `${spec.memoryMb}M`,
     "-object",
     memoryObject,
-    "-nodefaults",
-    "-no-user-config",
-    "-display",
-    "none",
-    "-no-reboot",
+    ...HEADLESS_ARGS,
     "-chardev",
     `file,id=con,path=${join(spec.runDir, RUN_FILES.console)},append=on`,
     "-serial",
@@ -352,11 +330,11 @@ export function buildQemuArgs(spec: VmSpec, accel: Accel, tbSizeMb: number, inco
     "-initrd",
     spec.initrd,
     "-append",
-    `console=ttyS0 root=/dev/vda rw panic=-1 ${accel === "tcg" ? tcgTimekeepingArgs() : ""} ${spec.kernelArgs}`
+    `console=ttyS0 root=/dev/vda rw panic=-1 ${accel === "tcg" ? tcgKernelArgs().join(" ") : ""} ${spec.kernelArgs}`
       .replace(/\s+/g, " ")
       .trim(),
     "-drive",
-    `id=root,file=${spec.rootDisk.path},format=${spec.rootDisk.format},if=none,cache=writeback,discard=unmap`,
+    `id=root,file=${spec.rootDisk.path},format=${spec.rootDisk.format},if=none,cache=writeback,discard=unmap,auto-read-only=off`,
     "-device",
     "virtio-blk-device,drive=root",
     "-netdev",
@@ -414,7 +392,7 @@ class QemuVm implements VmInstance {
 }
 
 function asQemu(vm: VmInstance): QemuVm {
-  if (!(vm instanceof QemuVm)) throw new Error("not a QEMU VM");
+  if (!(vm instanceof QemuVm)) throw errors.internal("not a QEMU VM");
   return vm;
 }
 
@@ -437,16 +415,19 @@ async function waitForMigration(vm: QemuVm, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
   while (Date.now() < deadline) {
-    if (!vm.alive) throw new Error("QEMU exited during migration");
+    if (!vm.alive) throw errors.internal("QEMU exited during the snapshot");
     const info = await vm.qmp.execute("query-migrate");
     if (info.status === "completed") return;
     if (info.status === "failed" || info.status === "cancelled") {
-      throw new Error(`migration ${info.status}: ${info["error-desc"] ?? "no reason given"}`);
+      throw errors.internal(
+        `snapshot ${info.status}`,
+        new Error(`migration ${info.status}: ${info["error-desc"] ?? "no reason given"}`),
+      );
     }
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 20);
   }
-  throw new Error(`migration did not complete within ${timeoutMs} ms`);
+  throw errors.internal(`snapshot did not complete within ${timeoutMs / 1000} s`);
 }
 
 async function tail(file: string, bytes = 2000): Promise<string> {

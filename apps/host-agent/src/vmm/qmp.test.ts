@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isWrennError } from "@wrenn/common";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { QmpClient, QmpError } from "./qmp.ts";
 
@@ -76,6 +77,10 @@ describe("QmpClient against QEMU", () => {
   });
 
   it("fails to connect within its timeout when nothing listens", async () => {
-    await expect(QmpClient.connect(join(dir, "nothing.sock"), 300)).rejects.toThrow(/timed out/);
+    const err = await QmpClient.connect(join(dir, "nothing.sock"), 300).catch((e: unknown) => e);
+    // A coded error whose message (sent to clients) keeps the host's paths out; the cause has them.
+    expect(isWrennError(err)).toBe(true);
+    expect(err).toMatchObject({ code: "internal", message: "the VM's control socket did not answer" });
+    expect(String((err as Error).cause)).toMatch(/nothing\.sock timed out/);
   });
 });

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { connect, type Socket } from "node:net";
+import { errors } from "@wrenn/common";
 
 /** An asynchronous event QEMU sent (e.g. `STOP`, `RESUME`, `SHUTDOWN`, `MIGRATION`). */
 export interface QmpEvent {
@@ -103,7 +104,11 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [] }> {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
-    throw new Error(`QMP connect to ${socketPath} timed out`, { cause: lastError });
+    // The socket path is the host's business: it stays in the cause, which is logged, never sent.
+    throw errors.internal(
+      "the VM's control socket did not answer",
+      new Error(`QMP connect to ${socketPath} timed out`, { cause: lastError }),
+    );
   }
 
   private handshake(timeoutMs: number): Promise<void> {

@@ -48,7 +48,11 @@ export interface VmSpec {
 export type RestoreSource =
   /** Template snapshot: RAM in `spec.memory` (file-private), device state only in `stateFile`. */
   | { kind: "template"; stateFile: string }
-  /** Full snapshot: RAM and device state in `stateFile`; `spec.memory` must be anonymous. */
+  /**
+   * Full snapshot: RAM and device state in `stateFile`. `spec.memory` is anonymous, or the
+   * file-private mapping of a RAM file: every non-zero page of the state is copied over it,
+   * pages zero in both stay unallocated (anonymous RAM would take huge pages, QEMU asks for them).
+   */
   | { kind: "full"; stateFile: string };
 
 /** A running VMM process. */

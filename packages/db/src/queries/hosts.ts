@@ -1,6 +1,7 @@
-import { and, asc, eq, inArray, isNull, lt, notInArray, or, sql } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, inArray, isNull, lt, notInArray, or, sql } from "drizzle-orm";
 import type { Executor } from "../client.ts";
 import { hostRefreshTokens, hosts, hostTags, hostTokens, sandboxes } from "../schema.ts";
+import { insertedRow } from "./returned.ts";
 
 /** A host row. */
 export type Host = typeof hosts.$inferSelect;
@@ -43,8 +44,7 @@ export async function createHost(
     .insert(hosts)
     .values({ ...input, status: "pending" })
     .returning();
-  if (!row) throw new Error("insert returned no row");
-  return row;
+  return insertedRow(row, "hosts");
 }
 
 /** The host `id` with its tags, or undefined. */
@@ -114,18 +114,55 @@ export async function registerHost(
   return row;
 }
 
+// What a heartbeat writes: its time, and `online` again for a host that was unreachable or offline.
+function heartbeatSet(at: Date) {
+  return {
+    lastHeartbeatAt: at,
+    updatedAt: at,
+    status: sql<
+      Host["status"]
+    >`CASE WHEN ${hosts.status} IN ('unreachable', 'offline') THEN 'online' ELSE ${hosts.status} END`,
+  };
+}
+
 /** Records a heartbeat; an `unreachable` host comes back `online`. Undefined when the host is gone. */
 export async function recordHeartbeat(ex: Executor, id: string, at = new Date()): Promise<Host | undefined> {
+  const [row] = await ex.update(hosts).set(heartbeatSet(at)).where(eq(hosts.id, id)).returning();
+  return row;
+}
+
+/**
+ * {@link recordHeartbeat}, also telling whether this heartbeat brought the host back from
+ * `unreachable`/`offline` (so the recovery is reported once, by the heartbeat that caused it).
+ */
+export async function recordHeartbeatWithRecovery(
+  ex: Executor,
+  id: string,
+  at = new Date(),
+): Promise<{ host: Host; recovered: boolean } | undefined> {
+  // A sub-select in RETURNING reads the statement's snapshot: the status before this update.
   const [row] = await ex
     .update(hosts)
-    .set({
-      lastHeartbeatAt: at,
-      updatedAt: at,
-      status: sql`CASE WHEN ${hosts.status} IN ('unreachable', 'offline') THEN 'online' ELSE ${hosts.status} END`,
-    })
+    .set(heartbeatSet(at))
     .where(eq(hosts.id, id))
-    .returning();
-  return row;
+    .returning({
+      ...getTableColumns(hosts),
+      previousStatus: sql<string>`(SELECT h.status FROM hosts h WHERE h.id = ${id})`,
+    });
+  if (!row) return undefined;
+  const { previousStatus, ...host } = row;
+  return { host, recovered: previousStatus === "unreachable" || previousStatus === "offline" };
+}
+
+/**
+ * Keeps the warm pool a host's heartbeat reported (`metadata.warm_pool`: per template, ready and
+ * starting warm VMs and their memory) for placement; the other metadata keys stay.
+ */
+export async function setHostWarmPool(ex: Executor, id: string, warmPool: unknown[]): Promise<void> {
+  await ex
+    .update(hosts)
+    .set({ metadata: sql`jsonb_set(${hosts.metadata}, '{warm_pool}', ${JSON.stringify(warmPool)}::jsonb)` })
+    .where(eq(hosts.id, id));
 }
 
 /** Sets a host's status. */
@@ -176,8 +213,7 @@ export async function createHostRefreshToken(
   input: { hostId: string; tokenHash: string; expiresAt: Date },
 ): Promise<HostRefreshToken> {
   const [row] = await ex.insert(hostRefreshTokens).values(input).returning();
-  if (!row) throw new Error("insert returned no row");
-  return row;
+  return insertedRow(row, "host_refresh_tokens");
 }
 
 /** The unrevoked, unexpired refresh token with this hash, or undefined. */

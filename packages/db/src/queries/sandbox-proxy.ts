@@ -14,6 +14,8 @@ export interface SandboxProxyTarget {
   hostAddress: string;
   /** Null when the sandbox has no host (or the host row is gone). */
   hostStatus: string | null;
+  /** E2B's auto-resume: proxied traffic resumes the sandbox while it is paused. */
+  autoResume: boolean;
 }
 
 /**
@@ -33,6 +35,7 @@ export async function getSandboxProxyTarget(
       hostId: sandboxes.hostId,
       hostAddress: sql<string>`coalesce(${hosts.address}, '')`,
       hostStatus: hosts.status,
+      autoResume: sandboxes.autoResume,
     })
     .from(sandboxes)
     .innerJoin(teams, and(eq(teams.id, sandboxes.teamId), isNull(teams.deletedAt)))

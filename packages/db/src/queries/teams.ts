@@ -3,6 +3,7 @@ import { and, asc, desc, eq, isNull, type Placeholder, type SQL, sql } from "dri
 import type { Executor } from "../client.ts";
 import { preparedOn } from "../prepared.ts";
 import { type TeamRole, teams, users, usersTeams } from "../schema.ts";
+import { insertedRow } from "./returned.ts";
 
 /** A team row. */
 export type Team = typeof teams.$inferSelect;
@@ -26,8 +27,7 @@ export async function createTeam(ex: Executor, input: { name: string; isByoc?: b
     .insert(teams)
     .values({ name: input.name, slug: generateTeamSlug(), isByoc: input.isByoc ?? false })
     .returning();
-  if (!row) throw new Error("insert returned no row");
-  return row;
+  return insertedRow(row, "teams");
 }
 
 /** The team if it exists and is not soft-deleted. */

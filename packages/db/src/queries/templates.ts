@@ -1,6 +1,7 @@
-import { and, asc, desc, eq, or } from "drizzle-orm";
+import { and, asc, desc, eq, isNull, ne, or } from "drizzle-orm";
 import type { Executor } from "../client.ts";
 import { PLATFORM_TEAM_ID, templates } from "../schema.ts";
+import { insertedRow } from "./returned.ts";
 import type { Template } from "./sandboxes.ts";
 
 /** Kinds of template: a memory + disk snapshot, or an image-only (flattened disk) template. */
@@ -61,15 +62,38 @@ export async function insertTemplate(
     memoryMb: number;
     sizeBytes: number;
     hostId: string | null;
+    /** Settings a build gives its template (ENV / USER / WORKDIR, disk size). */
+    envs?: Record<string, string>;
+    defaultUser?: string | null;
+    defaultWorkdir?: string | null;
+    diskSizeMb?: number | null;
   },
 ): Promise<Template> {
   const [row] = await ex.insert(templates).values(input).returning();
-  if (!row) throw new Error("insert returned no row");
-  return row;
+  return insertedRow(row, "templates");
 }
 
 /** Deletes the template row `id`; false when it was already gone. */
 export async function deleteTemplateRow(ex: Executor, id: string): Promise<boolean> {
   const rows = await ex.delete(templates).where(eq(templates.id, id)).returning({ id: templates.id });
   return rows.length > 0;
+}
+
+/**
+ * Records the size a host reported for the platform templates every host builds itself (no
+ * host of their own: `minimal`), where it differs; their rows start at 0 bytes.
+ */
+export async function setHostBuiltTemplateSize(ex: Executor, sizeBytes: number): Promise<number> {
+  const rows = await ex
+    .update(templates)
+    .set({ sizeBytes })
+    .where(
+      and(
+        eq(templates.teamId, PLATFORM_TEAM_ID),
+        isNull(templates.hostId),
+        ne(templates.sizeBytes, sizeBytes),
+      ),
+    )
+    .returning({ id: templates.id });
+  return rows.length;
 }

@@ -2,6 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import type { Executor } from "../client.ts";
 import { preparedOn } from "../prepared.ts";
 import { users } from "../schema.ts";
+import { insertedRow } from "./returned.ts";
 
 /** A user row. */
 export type User = typeof users.$inferSelect;
@@ -20,8 +21,7 @@ export async function createUser(
       isAdmin: input.isAdmin ?? false,
     })
     .returning();
-  if (!row) throw new Error("insert returned no row");
-  return row;
+  return insertedRow(row, "users");
 }
 
 /** The user with `id`, or undefined. */
@@ -70,4 +70,28 @@ export async function searchUsersByEmailPrefix(
 export async function anyAdminExists(ex: Executor): Promise<boolean> {
   const [row] = await ex.select({ id: users.id }).from(users).where(eq(users.isAdmin, true)).limit(1);
   return row !== undefined;
+}
+
+/** Revokes every session of `userId` (tokens carry the version); returns the new version. */
+export async function bumpSessionVersion(ex: Executor, userId: string): Promise<number | undefined> {
+  const [row] = await ex
+    .update(users)
+    .set({ sessionVersion: sql`${users.sessionVersion} + 1`, updatedAt: new Date() })
+    .where(eq(users.id, userId))
+    .returning({ sessionVersion: users.sessionVersion });
+  return row?.sessionVersion;
+}
+
+/** Sets a new password hash and revokes every session issued before; returns the updated user. */
+export async function changeUserPassword(
+  ex: Executor,
+  userId: string,
+  passwordHash: string,
+): Promise<User | undefined> {
+  const [row] = await ex
+    .update(users)
+    .set({ passwordHash, sessionVersion: sql`${users.sessionVersion} + 1`, updatedAt: new Date() })
+    .where(eq(users.id, userId))
+    .returning();
+  return row;
 }

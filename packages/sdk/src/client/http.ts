@@ -1,3 +1,4 @@
+import { type HttpResponse, sendRequest } from "@wrenn/common/http-request";
 import type { ConnectionConfig } from "../config.ts";
 import { errorFromHttp, SandboxError, TimeoutError, type WrennError } from "../errors.ts";
 
@@ -41,8 +42,8 @@ export function deadlineSignal(
   };
 }
 
-/** Maps a fetch failure (network, abort, timeout) to a typed error. */
-function fetchFailure(
+/** Maps a request failure (network, abort, timeout) to a typed error. */
+function requestFailure(
   err: unknown,
   what: string,
   timedOut: boolean,
@@ -60,7 +61,8 @@ function fetchFailure(
 
 /**
  * The REST client of the control plane: `X-API-Key` on every request, JSON in
- * and out, one error mapping ({@link errorFromHttp}), a timeout per request.
+ * and out, one error mapping ({@link errorFromHttp}), a timeout per request
+ * (until the whole answer is read). Sent with `node:http(s)` ({@link sendRequest}).
  */
 export class ApiClient {
   constructor(readonly config: ConnectionConfig) {}
@@ -77,25 +79,20 @@ export class ApiClient {
     const deadline = deadlineSignal(timeoutMs, options.signal);
     const what = `${method} ${path}`;
     try {
-      let res: Response;
+      let res: HttpResponse;
       try {
-        res = await fetch(url, {
+        res = await sendRequest(url, {
           method,
           headers,
           body: options.body === undefined ? undefined : JSON.stringify(options.body),
           signal: deadline.signal,
         });
       } catch (err) {
-        throw fetchFailure(err, what, deadline.timedOut(), timeoutMs);
+        throw requestFailure(err, what, deadline.timedOut(), timeoutMs);
       }
-      let text: string;
-      try {
-        text = await res.text();
-      } catch (err) {
-        throw fetchFailure(err, what, deadline.timedOut(), timeoutMs);
-      }
-      if (!res.ok) throw errorFromHttp(res.status, text, what);
-      if (res.status === 204 || text === "") return undefined as T;
+      const { status, text } = res;
+      if (status < 200 || status > 299) throw errorFromHttp(status, text, what);
+      if (status === 204 || text === "") return undefined as T;
       return JSON.parse(text) as T;
     } finally {
       deadline.clear();

@@ -1,16 +1,11 @@
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
-import { Filesystem, Process } from "@wrenn/proto";
 import { deadlineSignal } from "../client/http.ts";
 import { errorFromHttp, SandboxError, TimeoutError } from "../errors.ts";
 import { abortableBody } from "./abortable-body.ts";
 import type { FileUrlTarget } from "./file-urls.ts";
+import type { EnvdRpc } from "./rpc.ts";
 
 /** The port envd listens on inside every sandbox. */
 export const ENVD_PORT = 49983;
-
-/** Seconds between the keepalive events envd sends on long streams (proxies drop idle ones). */
-const KEEPALIVE_SECONDS = 30;
 
 /** Where a sandbox's envd is reached and with which token. */
 export interface EnvdEndpoint {
@@ -29,47 +24,30 @@ export function basicUser(user: string): string {
 }
 
 /**
- * fetch for the Connect transport. A refusal by the port proxy (401 bad token,
- * 404 unknown sandbox, 409 paused, 503 host down) is a plain `{code, message}`
- * answer the Connect client would report only as a bare HTTP status on
- * streaming calls; it becomes the typed error here (the transport keeps it as
- * the cause, and {@link errorFromConnect} unwraps it). Aborting the call's signal
- * always ends the response body ({@link abortableBody}): streams stop on `stop()`/kill.
- */
-async function typedErrorFetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
-  const res = await globalThis.fetch(input, init);
-  if (res.ok || !(res.headers.get("content-type") ?? "").includes("json")) {
-    return abortableBody(res, init?.signal);
-  }
-  const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
-  throw errorFromHttp(res.status, await res.text(), url.pathname.slice(1));
-}
-
-/**
- * The connection to one sandbox's envd through the control plane's port
- * proxy: every request carries `E2b-Sandbox-Id` / `E2b-Sandbox-Port` (the proxy
- * routes on them) and `X-Access-Token` (envd checks it). The API key is never
- * sent here: these requests end up inside the sandbox.
+ * The connection to one sandbox's envd through the control plane's port proxy (Connect RPCs
+ * through {@link EnvdConnection.rpc}, plain HTTP for `/files`): every request carries
+ * `E2b-Sandbox-Id` / `E2b-Sandbox-Port` (the proxy routes on them) and `X-Access-Token` (envd
+ * checks it). The API key is never sent here: these requests end up inside the sandbox.
  */
 export class EnvdConnection {
-  /** Connect client of `process.Process`. */
-  readonly process: Client<typeof Process>;
-  /** Connect client of `filesystem.Filesystem`. */
-  readonly filesystem: Client<typeof Filesystem>;
+  private rpcLoad: Promise<EnvdRpc> | undefined;
 
-  constructor(readonly endpoint: EnvdEndpoint) {
-    const routing: Interceptor = (next) => async (req) => {
-      for (const [key, value] of Object.entries(this.routingHeaders())) req.header.set(key, value);
-      if (req.stream) req.header.set("keepalive-ping-interval", String(KEEPALIVE_SECONDS));
-      return next(req);
-    };
-    const transport = createConnectTransport({
-      baseUrl: endpoint.apiUrl,
-      interceptors: [routing],
-      fetch: typedErrorFetch,
-    });
-    this.process = createClient(Process, transport);
-    this.filesystem = createClient(Filesystem, transport);
+  constructor(readonly endpoint: EnvdEndpoint) {}
+
+  /**
+   * The Connect clients of `process.Process` and `filesystem.Filesystem` (with the generated
+   * values that go with them), loaded on the first call: a program that never talks to envd
+   * never loads Connect or the generated protobuf code ({@link envdRpc}).
+   */
+  rpc(): Promise<EnvdRpc> {
+    this.rpcLoad ??= import("./rpc.ts").then(
+      (m) => m.envdRpc(this.endpoint.apiUrl, () => this.routingHeaders()),
+      (err: unknown) => {
+        this.rpcLoad = undefined; // a failed load (a broken install) is retried by the next call
+        throw err;
+      },
+    );
+    return this.rpcLoad;
   }
 
   /** Headers that route a request to this sandbox's envd. */

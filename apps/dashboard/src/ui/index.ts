@@ -1,0 +1,15 @@
+export { Badge, type BadgeTone } from "./Badge.tsx";
+export { Button, type ButtonProps, type ButtonVariant } from "./Button.tsx";
+export { ConfirmDialog } from "./ConfirmDialog.tsx";
+export { Dialog } from "./Dialog.tsx";
+export { ErrorBoundary, ErrorView } from "./ErrorView.tsx";
+export { Field } from "./Field.tsx";
+export { FormFooter } from "./FormFooter.tsx";
+export { formatBytes, formatDate, formatRelative } from "./format.ts";
+export { PageHeader } from "./PageHeader.tsx";
+export { QueryTable } from "./QueryTable.tsx";
+export { QueryView } from "./QueryView.tsx";
+export { SearchInput } from "./SearchInput.tsx";
+export { Loading, Spinner } from "./Spinner.tsx";
+export { type Column, Table } from "./Table.tsx";
+export { type ToastFn, type ToastKind, ToastProvider, useToast } from "./Toast.tsx";
