@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { errors } from "@wrenn/common";
 
 /** One account from the passwd database, as envd needs it to run processes and own files. */
@@ -17,6 +17,8 @@ export interface UserDatabasePaths {
 }
 
 interface Snapshot {
+  /** Identity of the passwd and group files the snapshot was read from (see {@link fileStamp}). */
+  stamp: string;
   users: Map<string, UserAccount>;
   userNamesByUid: Map<number, string>;
   groupNamesByGid: Map<number, string>;
@@ -24,12 +26,11 @@ interface Snapshot {
 }
 
 /**
- * Reads accounts from passwd/group files. The files are re-read at most once a
- * second so accounts added in the guest (useradd) are picked up without a restart.
+ * Reads accounts from passwd/group files, again whenever either file changed (a `stat` per
+ * lookup), so an account added in the guest (useradd) is usable by the very next request.
  */
 export class UserDatabase {
   private snapshot: Snapshot | undefined;
-  private loadedAt = 0;
 
   constructor(private readonly paths: UserDatabasePaths) {}
 
@@ -56,8 +57,10 @@ export class UserDatabase {
   }
 
   private load(): Snapshot {
-    const now = Date.now();
-    if (this.snapshot && now - this.loadedAt < 1000) return this.snapshot;
+    // A time-based cache served a stale database to a request right after a useradd (a build's
+    // USER step followed by a COPY as that user): the files' identity decides instead.
+    const stamp = `${fileStamp(this.paths.passwdFile)}|${fileStamp(this.paths.groupFile)}`;
+    if (this.snapshot?.stamp === stamp) return this.snapshot;
     const users = new Map<string, UserAccount>();
     const userNamesByUid = new Map<number, string>();
     for (const line of readLines(this.paths.passwdFile)) {
@@ -85,9 +88,21 @@ export class UserDatabase {
         supplementaryGids.set(member, [...(supplementaryGids.get(member) ?? []), gid]);
       }
     }
-    this.snapshot = { users, userNamesByUid, groupNamesByGid, supplementaryGids };
-    this.loadedAt = now;
+    this.snapshot = { stamp, users, userNamesByUid, groupNamesByGid, supplementaryGids };
     return this.snapshot;
+  }
+}
+
+/**
+ * Inode, size and change time (ns) of `file`, or "missing": shadow-utils replace the file by a
+ * rename (new inode) and an in-place edit changes size or ctime.
+ */
+function fileStamp(file: string): string {
+  try {
+    const st = statSync(file, { bigint: true });
+    return `${st.ino}:${st.size}:${st.ctimeNs}:${st.mtimeNs}`;
+  } catch {
+    return "missing";
   }
 }
 

@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { createLogger, type Logger } from "@wrenn/common";
+import type { Logger } from "@wrenn/common";
 import { type App, type AppDeps, type Config, createApp, loadConfig } from "@wrenn/control-plane";
 import { createSandboxRow, type SandboxState, updateSandbox } from "@wrenn/db";
 import { createTestDatabase, type TestDatabase } from "./db.ts";
+import { createTestLogger } from "./recent-logs.ts";
 import { createTestRedis, type TestRedis } from "./redis.ts";
 
 /** A control plane app on a fresh database and private Redis keyspace. */
@@ -28,7 +29,8 @@ export async function createTestApp(
     LOG_LEVEL: "silent",
     ...options.env,
   });
-  const log = createLogger("control-plane-test", process.env.TEST_LOG_LEVEL ?? "silent");
+  // Warnings and errors are kept for a failing VM test's report (a build's internal error, say).
+  const log = createTestLogger("control-plane-test");
   const app = createApp({ config, db: db.db, redis: redis.redis, log, ...options.deps });
   return {
     app,
