@@ -2,8 +2,8 @@
  * Fork benchmark on real QEMU microVMs, every figure from one run: how long a running
  * sandbox is stopped by a fork (the agent's measure, stop → continue), how long after the
  * ForkSandbox call the forks answer (the RPC waits for every fork's envd), N=4 forks against
- * N=1, and the unique memory (Private_Clean + Private_Dirty of the VMM process) of an idle
- * fork against a sandbox cloned from the template (idle, and running the source's loop), split
+ * N=1 (the source idle, then running a loop every fork inherits), and the unique memory
+ * (Private_Clean + Private_Dirty of the VMM process) of an idle fork against a sandbox cloned from the template (idle, and running the source's loop), split
  * into guest RAM, translation cache and the rest of QEMU, plus a create from the template as
  * the yardstick of the same run. `LOG_LEVEL=info` shows each fork's phases.
  *
@@ -45,36 +45,45 @@ try {
     await client.destroySandbox({ sandboxId: `c-${i}` });
   }
 
-  // The source has done some work: 64 MiB of data in RAM and a process that keeps running.
+  // The source has done some work: 64 MiB of data in RAM; first it sits idle, then it runs a
+  // process that keeps running (every fork inherits it, so N forks are N more busy guests).
   await client.createSandbox({ sandboxId: "src", teamId: "bench", templateId: "minimal" });
   await sh("src", "head -c 64M /dev/urandom > /dev/shm/blob");
-  await sh("src", LOOP);
 
-  const stopped: number[] = [];
-  const one: number[] = [];
-  const four: number[] = [];
   let n = 0;
-  const fork = async (count: number, into: number[]) => {
+  const fork = async (count: number, into: number[], stoppedInto: number[]) => {
     const ids = Array.from({ length: count }, () => `f-${n++}`);
     const ms = await timed(async () => {
       const res = await client.forkSandbox({
         sandboxId: "src",
         forks: ids.map((sandboxId) => ({ sandboxId })),
       });
-      stopped.push(res.sourceStoppedMs);
+      stoppedInto.push(res.sourceStoppedMs);
     });
     into.push(ms);
     return ids;
   };
-  for (let i = 0; i < RUNS; i++) {
-    for (const id of await fork(1, one)) await client.destroySandbox({ sandboxId: id });
-    for (const id of await fork(4, four)) await client.destroySandbox({ sandboxId: id });
-  }
+  const rounds = async (one: number[], four: number[], stoppedInto: number[]) => {
+    for (let i = 0; i < RUNS; i++) {
+      for (const id of await fork(1, one, stoppedInto)) await client.destroySandbox({ sandboxId: id });
+      for (const id of await fork(4, four, stoppedInto)) await client.destroySandbox({ sandboxId: id });
+    }
+  };
+  const idleStopped: number[] = [];
+  const idleOne: number[] = [];
+  const idleFour: number[] = [];
+  await rounds(idleOne, idleFour, idleStopped);
+
+  await sh("src", LOOP);
+  const stopped: number[] = [];
+  const one: number[] = [];
+  const four: number[] = [];
+  await rounds(one, four, stopped);
 
   // Idle memory: two forks of the source (the first restored from the full state over the
   // template's RAM file, the second mapping the converted RAM file), a clone of the template left idle and one
   // running the source's loop (the forks run it too: its processes and translations count).
-  const forks = await fork(2, []);
+  const forks = await fork(2, [], []);
   for (const id of ["clone-idle", "clone-loop"]) {
     await client.createSandbox({ sandboxId: id, teamId: "bench", templateId: "minimal" });
   }
@@ -90,13 +99,21 @@ try {
   ];
   const memory = new Map<string, VmMemory>();
   for (const [, id] of vms) memory.set(id, await mem(id));
-  console.log(`\n${RUNS} runs each; source: 512 MB guest holding 64 MiB of data and a running loop`);
+  console.log(`\n${RUNS} runs each; source: 512 MB guest holding 64 MiB of data`);
   const c = report("create from template (yardstick)", create);
-  report("source stopped by a fork", stopped);
-  const f1 = report("fork N=1: call → fork answering", one);
-  const f4 = report("fork N=4: call → all 4 answering", four);
+  console.log("— source idle (64 MiB of data, no process running):");
+  report("  source stopped by a fork", idleStopped);
+  const i1 = report("  fork N=1: call → fork answering", idleOne);
+  const i4 = report("  fork N=4: call → all 4 answering", idleFour);
   console.log(
-    `N=4 / N=1 (median): ${(f4.median / f1.median).toFixed(2)}×; N=1 / create: ${(f1.median / c.median).toFixed(2)}×`,
+    `  N=4 / N=1 (median): ${(i4.median / i1.median).toFixed(2)}×; N=1 / create: ${(i1.median / c.median).toFixed(2)}×`,
+  );
+  console.log("— source running the loop (every fork runs it too):");
+  report("  source stopped by a fork", stopped);
+  const f1 = report("  fork N=1: call → fork answering", one);
+  const f4 = report("  fork N=4: call → all 4 answering", four);
+  console.log(
+    `  N=4 / N=1 (median): ${(f4.median / f1.median).toFixed(2)}×; N=1 / create: ${(f1.median / c.median).toFixed(2)}×`,
   );
   console.log(
     "unique MiB = guest RAM copied (anonymous) + RAM-file pages only it maps / translation cache / rest of QEMU; marginal = unique less those file pages:",
