@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createLogger } from "@wrenn/common";
-import { loadConfig, type RunningAgent, startAgent } from "@wrenn/host-agent";
+import { loadConfig, type RunningAgent, startAgent, sweepForkRamDirs } from "@wrenn/host-agent";
 import { HostAgentService } from "@wrenn/proto";
 
 /** Runs per measured operation (the issue asks for at least 20). */
@@ -48,6 +48,7 @@ export async function startBenchAgent(): Promise<BenchAgent> {
       for (const s of agent.manager.list().sandboxes) await agent.manager.destroy(s.id).catch(() => {});
       await agent.close();
       await rm(dataDir, { recursive: true, force: true });
+      await sweepForkRamDirs();
     },
   };
 }

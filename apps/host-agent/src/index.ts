@@ -26,6 +26,7 @@ export {
 export { toConnectError } from "./rpc/errors.ts";
 export { type AgentServer, startAgentServer } from "./rpc/server.ts";
 export { createHostAgentService } from "./rpc/service.ts";
+export { sweepForkRamDirs } from "./sandbox/fork-captures.ts";
 export { type SandboxHooks, type SandboxLimits, SandboxManager } from "./sandbox/manager.ts";
 export { TtlReaper } from "./sandbox/reaper.ts";
 export { TemplateOperations } from "./sandbox/template-ops.ts";

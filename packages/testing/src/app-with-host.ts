@@ -10,6 +10,7 @@ import {
   loadConfig as loadAgentConfig,
   type RunningAgent,
   startAgent,
+  sweepForkRamDirs,
 } from "@wrenn/host-agent";
 import { call, createTestApp, type TestApp } from "./app.ts";
 import { signupAdmin } from "./hosts.ts";
@@ -84,6 +85,7 @@ export async function startTestAppWithHost(options: TestAppWithHostOptions): Pro
     const left = await guard.release();
     await t.cleanup();
     await rm(dataDir, { recursive: true, force: true });
+    await sweepForkRamDirs();
     return left;
   };
   try {

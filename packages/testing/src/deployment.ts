@@ -13,7 +13,13 @@ import {
   startControlPlane,
 } from "@wrenn/control-plane";
 import { freePort } from "@wrenn/db";
-import { connectAgent, type HostSession, type RunningAgent, startAgent } from "@wrenn/host-agent";
+import {
+  connectAgent,
+  type HostSession,
+  type RunningAgent,
+  startAgent,
+  sweepForkRamDirs,
+} from "@wrenn/host-agent";
 import { testAgentConfig } from "./app-with-host.ts";
 import { createTestDatabase, type TestDatabase } from "./db.ts";
 import { createTestLogger } from "./recent-logs.ts";
@@ -276,6 +282,8 @@ async function startControlPlaneAndUsers(
     await redis?.cleanup().catch(() => {});
     await database.cleanup().catch(() => {});
     await rm(agentDataDir, { recursive: true, force: true });
+    // Its fork RAM files on the tmpfs, now that their data directory is gone.
+    await sweepForkRamDirs();
   };
   try {
     redis = await createTestRedis();

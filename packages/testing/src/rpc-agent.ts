@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createLogger } from "@wrenn/common";
-import { loadConfig, type RunningAgent, startAgent } from "@wrenn/host-agent";
+import { loadConfig, type RunningAgent, startAgent, sweepForkRamDirs } from "@wrenn/host-agent";
 import { HostAgentService } from "@wrenn/proto";
 import { guardVms, slotsSetting } from "./vms.ts";
 
@@ -44,6 +44,7 @@ export async function startRpcTestAgent(options: RpcTestAgentOptions): Promise<R
     await agent?.close().catch(() => {});
     await guard.release();
     await rm(dataDir, { recursive: true, force: true });
+    await sweepForkRamDirs();
   };
   try {
     const config = loadConfig(

@@ -16,6 +16,7 @@ import {
   createOverlayUnsafe,
   FORK_FILES,
   forkCaptureDir,
+  forkMemoryPath,
   pendingCaptures,
 } from "./fork-captures.ts";
 import { PhaseTimer } from "./phase-timer.ts";
@@ -93,12 +94,18 @@ export async function forkSandbox(
       source: { kind: "full", stateFile: fullState },
     }).then(() => phases.mark("first"));
     const restoreOthers = converterLease
-      ? converterLease
-          .then((lease) => convertCapture(table, captured.snap, captureId, lease))
-          .then(async () => {
+      ? Promise.all([
+          converterLease,
+          forkMemoryPath(table.options.layout, captureId, captured.snap.meta.memoryMb * MIB),
+        ])
+          .then(async ([lease, memoryFile]) => {
+            await convertCapture(table, captured.snap, captureId, lease, memoryFile);
+            return memoryFile;
+          })
+          .then(async (memoryFile) => {
             phases.mark("convert");
             const template: ForkMemory = {
-              memory: { kind: "file-private", path: join(dir, FORK_FILES.memory) },
+              memory: { kind: "file-private", path: memoryFile },
               source: { kind: "template", stateFile: join(dir, FORK_FILES.state) },
             };
             throwFirstFailure(
@@ -234,14 +241,16 @@ function forkRecord(source: SandboxRecord, target: ForkTarget, captures: string[
 }
 
 /**
- * Turns the source's full state into a template-shaped capture (RAM file + device state) in a
- * VM that loads it and never runs the guest, so forks share the RAM pages through the page cache.
+ * Turns the source's full state into a template-shaped capture (RAM file `memoryFile`, see
+ * {@link forkMemoryPath}, + device state) in a VM that loads it and never runs the guest, so
+ * forks share the RAM pages through the page cache.
  */
 async function convertCapture(
   table: SandboxTable,
   snap: TemplateSnapshot,
   captureId: string,
   lease: NetworkLease,
+  memoryFile: string,
 ): Promise<void> {
   const dir = forkCaptureDir(table.options.layout, captureId);
   const convertDisk = join(dir, FORK_FILES.convertDisk);
@@ -261,7 +270,7 @@ async function convertCapture(
         network: lease.attachment,
       },
       join(dir, FORK_FILES.fullState),
-      join(dir, FORK_FILES.memory),
+      memoryFile,
       join(dir, FORK_FILES.state),
     );
   } finally {

@@ -8,6 +8,7 @@ import { findGuestImage } from "../storage/guest-image.ts";
 import { DataLayout } from "../storage/layout.ts";
 import { type NetworkProvider, UserModeNetworkProvider } from "../vmm/network-attachment.ts";
 import { QemuMicrovmDriver } from "../vmm/qemu.ts";
+import { forkRamDir } from "./fork-captures.ts";
 import { SandboxManager, type SandboxManagerOptions } from "./manager.ts";
 
 /** Where the guest image is built (`WRENN_DATA_DIR`, default /var/lib/wrenn). */
@@ -64,7 +65,10 @@ export async function createTestAgent(
     templates,
     async dispose() {
       await manager.shutdown();
-      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) {
+        await rm(dataDir, { recursive: true, force: true });
+        await rm(forkRamDir(layout), { recursive: true, force: true });
+      }
     },
   };
 }
