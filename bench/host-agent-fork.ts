@@ -101,20 +101,17 @@ try {
   for (const [, id] of vms) memory.set(id, await mem(id));
   console.log(`\n${RUNS} runs each; source: 512 MB guest holding 64 MiB of data`);
   const c = report("create from template (yardstick)", create);
-  console.log("— source idle (64 MiB of data, no process running):");
-  report("  source stopped by a fork", idleStopped);
-  const i1 = report("  fork N=1: call → fork answering", idleOne);
-  const i4 = report("  fork N=4: call → all 4 answering", idleFour);
-  console.log(
-    `  N=4 / N=1 (median): ${(i4.median / i1.median).toFixed(2)}×; N=1 / create: ${(i1.median / c.median).toFixed(2)}×`,
-  );
-  console.log("— source running the loop (every fork runs it too):");
-  report("  source stopped by a fork", stopped);
-  const f1 = report("  fork N=1: call → fork answering", one);
-  const f4 = report("  fork N=4: call → all 4 answering", four);
-  console.log(
-    `  N=4 / N=1 (median): ${(f4.median / f1.median).toFixed(2)}×; N=1 / create: ${(f1.median / c.median).toFixed(2)}×`,
-  );
+  const series = (title: string, stoppedMs: number[], oneMs: number[], fourMs: number[]) => {
+    console.log(title);
+    report("  source stopped by a fork", stoppedMs);
+    const f1 = report("  fork N=1: call → fork answering", oneMs);
+    const f4 = report("  fork N=4: call → all 4 answering", fourMs);
+    console.log(
+      `  N=4 / N=1 (median): ${(f4.median / f1.median).toFixed(2)}×; N=1 / create: ${(f1.median / c.median).toFixed(2)}×`,
+    );
+  };
+  series("— source idle (64 MiB of data, no process running):", idleStopped, idleOne, idleFour);
+  series("— source running the loop (every fork runs it too):", stopped, one, four);
   console.log(
     "unique MiB = guest RAM copied (anonymous) + RAM-file pages only it maps / translation cache / rest of QEMU; marginal = unique less those file pages:",
   );
