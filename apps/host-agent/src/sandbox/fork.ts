@@ -76,6 +76,7 @@ export async function forkSandbox(
   const converterLease = targets.length > 1 ? table.options.network.acquire(`fork-${captureId}`) : undefined;
   converterLease?.catch(() => {});
   const dir = forkCaptureDir(table.options.layout, captureId);
+  let convertedRam: string | undefined;
   try {
     const phases = new PhaseTimer();
     const captured = await table.lock.run(src, () =>
@@ -99,6 +100,7 @@ export async function forkSandbox(
           forkMemoryPath(table.options.layout, captureId, captured.snap.meta.memoryMb * MIB),
         ])
           .then(async ([lease, memoryFile]) => {
+            convertedRam = memoryFile;
             await convertCapture(table, captured.snap, captureId, lease, memoryFile);
             return memoryFile;
           })
@@ -136,6 +138,10 @@ export async function forkSandbox(
     );
     // Every restore that read the full state has loaded it by now.
     await rm(join(dir, FORK_FILES.fullState), { force: true }).catch(() => {});
+    // The forks map the converted RAM file and nothing opens it again (a paused fork resumes from
+    // its own state): unlinked now, its tmpfs pages go with the last fork's VM, not with the capture.
+    if (convertedRam && !convertedRam.startsWith(`${dir}/`))
+      await rm(convertedRam, { force: true }).catch(() => {});
     pending.delete(captureId);
     await collectForkCaptures(table).catch((err) =>
       table.logger.warn({ err }, "fork capture cleanup failed"),

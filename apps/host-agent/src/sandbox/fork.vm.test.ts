@@ -1,6 +1,8 @@
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DataLayout } from "../storage/layout.ts";
+import { forkRamDir } from "./fork-captures.ts";
 import { COUNTER_LOOP, createTestAgent, runAsRoot, type TestAgent } from "./testing.ts";
 
 // Real QEMU microVMs (software emulation here): at most three VMs run at once.
@@ -78,6 +80,10 @@ describe("fork of a running sandbox on QEMU microVMs", () => {
     expect(sourceStoppedMs).toBeGreaterThan(0);
     expect(agent.manager.get(src).state).toBe("running");
     expect(await captures()).toHaveLength(1);
+    // The converted RAM file (on the tmpfs here) is unlinked once the forks map it: no file is left
+    // to outlive them, and the counters below show the forks run on the mapping.
+    const ramFiles = await readdir(forkRamDir(new DataLayout(dataDir)));
+    expect(ramFiles).toEqual(["owner"]);
 
     for (const id of [src, f1, f2]) {
       // The file and the process from before the fork, the counter going on from where it was.
