@@ -1,7 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { networkInterfaces } from "node:os";
 import type { Logger } from "@wrenn/common";
+import { ProcTable } from "./proc-table.ts";
 
 /** A TCP listener found in /proc/net/tcp*. */
 export interface Listener {
@@ -70,16 +70,19 @@ export interface PortForwarderOptions {
 export class PortForwarder {
   private readonly forwards = new Map<number, Forward>();
   private timer: NodeJS.Timeout | undefined;
-  private scanning = false;
+  private readonly tables = ["/proc/net/tcp", "/proc/net/tcp6"].map((path) => ({
+    table: new ProcTable(path),
+    listeners: [] as Listener[],
+  }));
 
   constructor(private readonly options: PortForwarderOptions) {}
 
   /** Starts polling. */
   start(): void {
     if (this.timer || this.options.intervalMs <= 0) return;
-    this.timer = setInterval(() => void this.scan(), this.options.intervalMs);
+    this.timer = setInterval(() => this.scan(), this.options.intervalMs);
     this.timer.unref();
-    void this.scan();
+    this.scan();
   }
 
   /** Stops polling and closes every relay. */
@@ -87,6 +90,10 @@ export class PortForwarder {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     for (const port of [...this.forwards.keys()]) this.close(port);
+    for (const source of this.tables) {
+      source.table.close();
+      source.listeners = [];
+    }
   }
 
   /** Ports currently forwarded. */
@@ -94,29 +101,33 @@ export class PortForwarder {
     return [...this.forwards.keys()].sort((a, b) => a - b);
   }
 
-  /** One polling round (exposed for tests). */
-  async scan(): Promise<void> {
-    if (this.scanning) return;
-    this.scanning = true;
-    try {
-      const texts = await Promise.all(
-        ["/proc/net/tcp", "/proc/net/tcp6"].map((file) => readFile(file, "utf8").catch(() => "")),
-      );
-      const listeners = texts.flatMap(parseProcNetTcp);
-      const wildcardPorts = new Set(listeners.filter((l) => l.wildcard).map((l) => l.port));
-      const wanted = new Map<number, "127.0.0.1" | "::1">();
-      for (const listener of listeners) {
-        if (!listener.loopbackHost || wildcardPorts.has(listener.port)) continue;
-        if (this.options.excludedPorts.includes(listener.port)) continue;
-        if (!wanted.has(listener.port) || listener.loopbackHost === "127.0.0.1") {
-          wanted.set(listener.port, listener.loopbackHost);
-        }
-      }
-      for (const port of [...this.forwards.keys()]) if (!wanted.has(port)) this.close(port);
-      for (const [port, target] of wanted) if (!this.forwards.has(port)) this.open(port, target);
-    } finally {
-      this.scanning = false;
+  /**
+   * One polling round (exposed for tests). Synchronous and allocation-free while the tables'
+   * bytes stay the same: it runs every second in every idle sandbox.
+   */
+  scan(): void {
+    let changed = false;
+    for (const source of this.tables) {
+      const text = source.table.read();
+      if (text === undefined) continue;
+      source.listeners = parseProcNetTcp(text);
+      changed = true;
     }
+    if (changed) this.reconcile(this.tables.flatMap((source) => source.listeners));
+  }
+
+  private reconcile(listeners: Listener[]): void {
+    const wildcardPorts = new Set(listeners.filter((l) => l.wildcard).map((l) => l.port));
+    const wanted = new Map<number, "127.0.0.1" | "::1">();
+    for (const listener of listeners) {
+      if (!listener.loopbackHost || wildcardPorts.has(listener.port)) continue;
+      if (this.options.excludedPorts.includes(listener.port)) continue;
+      if (!wanted.has(listener.port) || listener.loopbackHost === "127.0.0.1") {
+        wanted.set(listener.port, listener.loopbackHost);
+      }
+    }
+    for (const port of [...this.forwards.keys()]) if (!wanted.has(port)) this.close(port);
+    for (const [port, target] of wanted) if (!this.forwards.has(port)) this.open(port, target);
   }
 
   private open(port: number, target: "127.0.0.1" | "::1"): void {
