@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { assertSafeName, errors, isWrennError, type Logger } from "@wrenn/common";
 import { type SnapshotMetadata, writeMetadata } from "../snapshot/metadata.ts";
+import { fillRamFileHoles } from "../snapshot/ram-file.ts";
 import type { TemplateStore } from "../snapshot/templates.ts";
 import { allocatedBytes, flattenToRaw } from "../storage/disk.ts";
 import { SANDBOX_FILES, TEMPLATE_FILES } from "../storage/layout.ts";
@@ -84,6 +85,7 @@ export class TemplateOperations {
         } finally {
           await lease.release();
         }
+        await fillRamFileHoles(join(gen, TEMPLATE_FILES.memory));
         await rm(fullState, { force: true });
         const meta: SnapshotMetadata = {
           ...source.meta,

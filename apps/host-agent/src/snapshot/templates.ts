@@ -12,6 +12,7 @@ import {
   type SnapshotMetadata,
   writeMetadata,
 } from "./metadata.ts";
+import { fillRamFileHoles } from "./ram-file.ts";
 
 /** A complete, restorable template generation. */
 export interface TemplateSnapshot {
@@ -231,6 +232,7 @@ export class TemplateStore {
       } finally {
         await vm.kill();
       }
+      await fillRamFileHoles(files.memory);
       const meta: SnapshotMetadata = {
         format: 1,
         vcpus: settings.vcpus,
