@@ -3,7 +3,7 @@
  * QEMU microVMs reached through its Connect service, and statistics.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -51,6 +51,13 @@ export async function startBenchAgent(): Promise<BenchAgent> {
       await sweepForkRamDirs();
     },
   };
+}
+
+/** The 1, 5 and 15 minute load averages, as one printable line. */
+export function loadAverage(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 }
 
 /** The q-quantile (0..1) of `values` by nearest rank. */

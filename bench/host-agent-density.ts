@@ -11,8 +11,7 @@
  *   (BENCH_SANDBOXES=20, BENCH_PROBES=5 creates measured empty and full, BENCH_IDLE_MS=10000,
  *    WRENN_NETWORK=netns, WRENN_WARM_POOL=0 so creates take the unpooled path)
  */
-import { loadavg } from "node:os";
-import { report, startBenchAgent, timed } from "./host-agent-common.ts";
+import { loadAverage, report, startBenchAgent, timed } from "./host-agent-common.ts";
 import { cpuMs, ksmState, type VmMemory, vmMemory } from "./vm-memory.ts";
 
 const COUNT = Math.max(1, Number(process.env.BENCH_SANDBOXES || 20));
@@ -22,11 +21,7 @@ const CPU_WINDOW_MS = 5_000;
 // Pooled VMs would make the creates measure the pool, not the restore path this bench is about.
 process.env.WRENN_WARM_POOL ??= "0";
 
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" ");
-const loadAtStart = load();
+const loadAtStart = loadAverage();
 const bench = await startBenchAgent();
 const { client, agent } = bench;
 const create = (sandboxId: string) =>
@@ -120,5 +115,5 @@ try {
   }
 } finally {
   await bench.close();
-  console.log(`${"load average start → end".padEnd(44)} ${loadAtStart} → ${load()}`);
+  console.log(`${"load average start → end".padEnd(44)} ${loadAtStart} → ${loadAverage()}`);
 }

@@ -10,8 +10,7 @@
  *   flock /tmp/wrenn-vm.lock node --import tsx bench/host-agent-idle.ts
  *   (BENCH_SANDBOXES=3, BENCH_IDLE_S=60, BENCH_EXEC_ROUNDS=5, WRENN_NETWORK=netns)
  */
-import { loadavg } from "node:os";
-import { report, startBenchAgent, timed } from "./host-agent-common.ts";
+import { loadAverage, report, startBenchAgent, timed } from "./host-agent-common.ts";
 import { cpuMs, vmMemory } from "./vm-memory.ts";
 
 const COUNT = Math.max(1, Number(process.env.BENCH_SANDBOXES || 3));
@@ -21,11 +20,7 @@ const WINDOW_MS = 5_000;
 // Pooled VMs would be older than the sandboxes measured, and not created by the bench.
 process.env.WRENN_WARM_POOL ??= "0";
 
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" ");
-const loadAtStart = load();
+const loadAtStart = loadAverage();
 const bench = await startBenchAgent();
 const { client, agent } = bench;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -79,5 +74,5 @@ try {
   report(`exec \`true\` (${EXEC_ROUNDS} rounds)`, exec);
 } finally {
   await bench.close();
-  console.log(`${"load average start → end".padEnd(44)} ${loadAtStart} → ${load()}`);
+  console.log(`${"load average start → end".padEnd(44)} ${loadAtStart} → ${loadAverage()}`);
 }
