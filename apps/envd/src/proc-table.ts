@@ -31,10 +31,12 @@ export class ProcTable {
       this.close();
       return "";
     }
-    const current = this.buffer.subarray(0, length);
-    if (current.equals(this.previous)) return undefined;
-    this.previous = Buffer.from(current);
-    return current.toString("latin1");
+    // Compared in place: an unchanged table costs no allocation at all.
+    const same =
+      length === this.previous.length && this.buffer.compare(this.previous, 0, length, 0, length) === 0;
+    if (same) return undefined;
+    this.previous = Buffer.from(this.buffer.subarray(0, length));
+    return this.buffer.toString("latin1", 0, length);
   }
 
   /** Closes the file; a later {@link read} opens it again and returns its text. */
