@@ -294,9 +294,11 @@ export function registerProcessTests(getSession: () => SuiteSession): void {
       );
       expect(rest.end?.exitCode).toBe(0);
       expect(rest.stdout.endsWith("tail-marker\n")).toBe(true);
+      console.log(`[envd metrics] 60 MB of unread output: envd RSS ${before} -> ${after} KiB`);
       // 60 MB were produced; envd kept at most its per-process cap (4 MiB) of the newest output.
       expect(rest.stdout.length).toBeLessThanOrEqual(4 * 1024 * 1024 + 64 * 1024);
-      expect(after - before).toBeLessThan(48 * 1024);
+      // Dropped output is freed as it goes (transient-buffers.ts): measured +17 MB with it, 30–56 MB without.
+      expect(after - before).toBeLessThan(32 * 1024);
     });
   });
 }

@@ -19,6 +19,17 @@ export async function buildEnvdBundle(outdir: string): Promise<string> {
   return join(outdir, "envd.mjs");
 }
 
+/**
+ * The Node flags the guest's envd launcher passes (images/guest/envd-wrapper.sh),
+ * so envd on the host runs with the same V8 settings as in a microVM.
+ */
+export async function guestEnvdNodeFlags(): Promise<string[]> {
+  const wrapper = await readFile(join(envdRoot, "../../images/guest/envd-wrapper.sh"), "utf8");
+  const launch = /^exec \S+\/node((?:\s+--[\w=-]+)*)/m.exec(wrapper);
+  if (!launch?.[1]) throw new Error("envd-wrapper.sh: no `exec .../node --flags` line");
+  return launch[1].trim().split(/\s+/);
+}
+
 /** A free TCP port on loopback (closed again before returning). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -72,10 +83,12 @@ export async function startHostEnvd(): Promise<HostEnvd> {
   const forwardedGuestPort = await freePort();
 
   const port = await freePort();
+  const nodeFlags = await guestEnvdNodeFlags();
   const started = performance.now();
   const child = spawn(
     process.execPath,
     [
+      ...nodeFlags,
       bundle,
       "--port",
       String(port),

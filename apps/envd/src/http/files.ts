@@ -9,6 +9,7 @@ import { type EnvdContext, requestUser } from "../context.ts";
 import { type FileMetadata, metadataFromHeaders } from "../file-metadata/xattr.ts";
 import { requireReadable, requireWritableFile, requireWritableParent } from "../filesystem/access.ts";
 import { resolveUserPath } from "../paths.ts";
+import { noteTransientBytes } from "../transient-buffers.ts";
 import type { UserAccount } from "../users.ts";
 import { multipartBoundary, type PartSink, parseMultipart, partFilename } from "./multipart.ts";
 import { type HttpRequest, type HttpResponse, header, sendJson } from "./respond.ts";
@@ -98,6 +99,7 @@ export async function downloadFile(ctx: EnvdContext, req: HttpRequest, res: Http
     source.once("error", reject);
   });
   res.writeHead(200, headers);
+  source.on("data", (chunk) => noteTransientBytes(chunk.length));
   try {
     if (gzip) await pipeline(source, createGzip({ level: 1 }), res as NodeJS.WritableStream);
     else await pipeline(source, res as NodeJS.WritableStream);
@@ -141,6 +143,7 @@ class FileSink implements PartSink {
   }
 
   async write(chunk: Buffer): Promise<void> {
+    noteTransientBytes(chunk.length);
     if (!this.stream.write(chunk)) {
       await Promise.race([
         new Promise<void>((resolve) => this.stream.once("drain", () => resolve())),

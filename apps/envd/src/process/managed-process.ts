@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import type { IPty } from "@lydell/node-pty";
 import { errors } from "@wrenn/common";
+import { noteTransientBytes } from "../transient-buffers.ts";
 import { EventQueue, type OutputEvent } from "./event-queue.ts";
 import { loadPty } from "./pty.ts";
 
@@ -235,6 +236,7 @@ export class ManagedProcess {
   }
 
   private emit(event: OutputEvent): void {
+    if (event.kind === "data") noteTransientBytes(event.data.length);
     if (this.readers.size === 0) {
       this.backlog.push(event);
       return;
