@@ -13,6 +13,7 @@ import type { ProxyAddress } from "./address.ts";
 import {
   PORT_SESSION_COOKIE,
   PortSessionSigner,
+  portSessionCacheKey,
   readCookie,
   sessionCookie,
   stripCookie,
@@ -34,7 +35,7 @@ const address = (sandboxId: string, port = 3000): ProxyAddress => ({
 
 describe("PortSessionSigner", () => {
   const signer = new PortSessionSigner("secret-a");
-  const session = { userId: "u1", teamId: "t1", sandboxId: "s1", port: 3000, exp: 2_000 };
+  const session = { userId: "u1", teamId: "t1", sandboxId: "s1", port: 3000, sessionVersion: 0, exp: 2_000 };
 
   it("verifies its own token for the same sandbox and port before expiry", () => {
     expect(signer.verify(signer.sign(session), address("s1"), 1_000)).toEqual(session);
@@ -52,7 +53,8 @@ describe("PortSessionSigner", () => {
     expect(refused(token.replace("t1", "t2"))).toThrow(/invalid/);
     expect(refused(token.replace(".3000.", ".3001."), address("s1", 3001))).toThrow(/invalid/);
     expect(refused(new PortSessionSigner("secret-b").sign(session))).toThrow(/invalid/);
-    expect(refused("u1.t1.s1.3000.2000.")).toThrow(/invalid/);
+    expect(refused("u1.t1.s1.3000.0.2000.")).toThrow(/invalid/);
+    expect(refused(token.replace(".0.2000.", ".1.2000."))).toThrow(/invalid/);
     expect(refused("garbage")).toThrow(/invalid/);
   });
 });
@@ -244,6 +246,7 @@ describe("port proxy: browser tickets and session cookies", () => {
       teamId: other.team.id.slice(5),
       sandboxId: otherSandboxId,
       port: 3000,
+      sessionVersion: 0,
       exp,
     });
     expect((await open(host(otherSandboxId), "/", `${PORT_SESSION_COOKIE}=${foreign}`)).status).toBe(401);
@@ -259,6 +262,7 @@ describe("port proxy: browser tickets and session cookies", () => {
       teamId: user.team.id.slice(5),
       sandboxId: otherSandboxId,
       port: 3000,
+      sessionVersion: 0,
       exp: Math.floor(Date.now() / 1000) + 60,
     });
     const res = await open(host(otherSandboxId), "/", `${PORT_SESSION_COOKIE}=${token}`);
@@ -270,9 +274,30 @@ describe("port proxy: browser tickets and session cookies", () => {
     expect((await open(host(sandboxId), "/", cookie)).status).toBe(503);
     const [userId = "", teamId = ""] = cookie.slice(PORT_SESSION_COOKIE.length + 1).split(".");
     await t.db.pool.query("DELETE FROM users_teams WHERE user_id = $1 AND team_id = $2", [userId, teamId]);
-    await t.redis.redis.del(`wrenn:proxy:member:${userId}:${teamId}`); // the ≤ 5 s cache, not waited out
+    // The ≤ 5 s cache, not waited out.
+    await t.redis.redis.del(portSessionCacheKey({ userId, teamId, sessionVersion: 0 }));
     const res = await open(host(sandboxId), "/", cookie);
     expect(res.status).toBe(401);
     expect(((await res.json()) as { message: string }).message).toMatch(/no longer a member/);
+  });
+
+  it("stops the cookie when its user signs out (their session version is re-checked)", async () => {
+    const member = await signupUser(t.app, "Leaving");
+    const teamId = member.team.id.slice(5);
+    const hostId = await insertOnlineHost(t, "127.0.0.1:7003");
+    const id = await insertSandbox(t, { teamId, hostId, state: "running" });
+    const tk = (await ticket(id, 3000, member.token)).body.ticket as string;
+    const res = await open(host(id), `/?wrenn_port_ticket=${tk}`);
+    expect(res.status).toBe(303);
+    const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    expect((await open(host(id), "/", cookie)).status).toBe(503);
+
+    expect((await call(t.app, "POST", "/v1/auth/logout", { token: member.token })).status).toBe(204);
+    const [userId = ""] = cookie.slice(PORT_SESSION_COOKIE.length + 1).split(".");
+    // The ≤ 5 s cache, not waited out.
+    await t.redis.redis.del(portSessionCacheKey({ userId, teamId, sessionVersion: 0 }));
+    const after = await open(host(id), "/", cookie);
+    expect(after.status).toBe(401);
+    expect(((await after.json()) as { message: string }).message).toMatch(/signed out/);
   });
 });

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { errors } from "@wrenn/common";
-import { type Database, getMembership } from "@wrenn/db";
+import { type Database, getMembership, getUserById } from "@wrenn/db";
 import type { Redis } from "ioredis";
 import { PORT_TICKET_PARAM, redeemPortTicket } from "../services/port-tickets.ts";
 import type { ProxyAddress } from "./address.ts";
@@ -9,7 +9,10 @@ import type { ProxyAddress } from "./address.ts";
 export const PORT_SESSION_COOKIE = "wrenn_port_session";
 /** How long a port session cookie is good for; membership is re-checked on every request anyway. */
 export const PORT_SESSION_TTL_SEC = 3600;
-/** How long a positive membership check is cached (removal from the team takes effect within this). */
+/**
+ * How long a positive check of user and membership is cached: removal from the team, sign-out and a
+ * password change stop a port session's cookie within this.
+ */
 export const MEMBERSHIP_CACHE_SEC = 5;
 
 /** Whom a port session stands for. */
@@ -18,14 +21,19 @@ export interface PortSession {
   teamId: string;
   sandboxId: string;
   port: number;
+  /**
+   * The user's session version when the ticket was issued: signing out or changing the password
+   * bumps it (as it revokes their JWTs), which stops this cookie too.
+   */
+  sessionVersion: number;
   /** Expiry, Unix seconds. */
   exp: number;
 }
 
-const SIGNED_FIELDS = 5;
+const SIGNED_FIELDS = 6;
 
 /**
- * Signs and checks port session tokens: `userId.teamId.sandboxId.port.exp.mac` with an HMAC-SHA256
+ * Signs and checks port session tokens: `userId.teamId.sandboxId.port.sessionVersion.exp.mac` with an HMAC-SHA256
  * under a key derived from the control plane's JWT secret (a session token is no JWT and a JWT is
  * no session token: the derivation separates them).
  */
@@ -42,7 +50,14 @@ export class PortSessionSigner {
 
   /** A token for `session`. */
   sign(session: PortSession): string {
-    const body = [session.userId, session.teamId, session.sandboxId, session.port, session.exp].join(".");
+    const body = [
+      session.userId,
+      session.teamId,
+      session.sandboxId,
+      session.port,
+      session.sessionVersion,
+      session.exp,
+    ].join(".");
     return `${body}.${this.mac(body).toString("base64url")}`;
   }
 
@@ -58,8 +73,15 @@ export class PortSessionSigner {
     const given = Buffer.from(parts[SIGNED_FIELDS] ?? "", "base64url");
     const want = this.mac(parts.slice(0, SIGNED_FIELDS).join("."));
     if (given.length !== want.length || !timingSafeEqual(given, want)) throw bad();
-    const [userId = "", teamId = "", sandboxId = "", port, exp] = parts;
-    const session: PortSession = { userId, teamId, sandboxId, port: Number(port), exp: Number(exp) };
+    const [userId = "", teamId = "", sandboxId = "", port, sessionVersion, exp] = parts;
+    const session: PortSession = {
+      userId,
+      teamId,
+      sandboxId,
+      port: Number(port),
+      sessionVersion: Number(sessionVersion),
+      exp: Number(exp),
+    };
     if (!(session.exp > nowSec)) {
       throw errors.unauthenticated("the port session has expired; open the port again from the dashboard");
     }
@@ -120,11 +142,18 @@ export function sessionCookie(token: string, secure: boolean, maxAgeSec = PORT_S
   ].join("; ");
 }
 
+/** Where a positive check of a port session's user and membership is cached. */
+export function portSessionCacheKey(
+  session: Pick<PortSession, "userId" | "teamId" | "sessionVersion">,
+): string {
+  return `wrenn:proxy:member:${session.userId}:${session.teamId}:${session.sessionVersion}`;
+}
+
 /**
  * Browser access to sandbox ports: trades a port ticket for a session cookie, and checks a
- * session cookie — signature, expiry, sandbox and port, then the user's membership in the
- * team against the database (cached {@link MEMBERSHIP_CACHE_SEC} s). The caller checks that
- * the sandbox belongs to the session's team.
+ * session cookie — signature, expiry, sandbox and port, then against the database that the
+ * user has not signed out or changed password since, and is still in the team (cached
+ * {@link MEMBERSHIP_CACHE_SEC} s). The caller checks that the sandbox belongs to the session's team.
  */
 export class PortBrowserSessions {
   readonly signer: PortSessionSigner;
@@ -140,20 +169,26 @@ export class PortBrowserSessions {
       ...grant,
       exp: Math.floor(Date.now() / 1000) + (this.deps.ttlSec ?? PORT_SESSION_TTL_SEC),
     };
-    await this.checkMember(session);
+    await this.checkStillValid(session);
     return { token: this.signer.sign(session), session };
   }
 
-  /** The session of a cookie token for `address` (membership re-checked); `unauthenticated` otherwise. */
+  /** The session of a cookie token for `address` (user and membership re-checked); `unauthenticated` otherwise. */
   async check(token: string, address: ProxyAddress): Promise<PortSession> {
     const session = this.signer.verify(token, address);
-    await this.checkMember(session);
+    await this.checkStillValid(session);
     return session;
   }
 
-  private async checkMember(session: PortSession): Promise<void> {
-    const key = `wrenn:proxy:member:${session.userId}:${session.teamId}`;
+  private async checkStillValid(session: PortSession): Promise<void> {
+    const key = portSessionCacheKey(session);
     if ((await this.deps.redis.get(key).catch(() => null)) === "1") return;
+    const user = await getUserById(this.deps.db, session.userId);
+    if (user?.sessionVersion !== session.sessionVersion) {
+      throw errors.unauthenticated(
+        "you signed out since opening this port; open it again from the dashboard",
+      );
+    }
     const member = await getMembership(this.deps.db, session.userId, session.teamId);
     if (!member) throw errors.unauthenticated("you are no longer a member of this sandbox's team");
     await this.deps.redis.set(key, "1", "EX", MEMBERSHIP_CACHE_SEC).catch(() => undefined);

@@ -19,6 +19,8 @@ export interface PortTicketGrant {
   teamId: string;
   sandboxId: string;
   port: number;
+  /** The user's session version at issue (signing out revokes the ticket's cookie). */
+  sessionVersion: number;
 }
 
 /** A freshly issued port ticket. */
@@ -44,7 +46,7 @@ export class PortTicketsService {
    * reach the port with its own header), and the sandbox must exist in the team (`not_found`).
    */
   async issue(auth: AuthContext, sandboxId: string, port: number): Promise<IssuedPortTicket> {
-    if (auth.kind !== "jwt" || !auth.userId) {
+    if (auth.kind !== "jwt" || !auth.userId || !auth.user) {
       throw errors.permissionDenied(
         "port tickets are for signed-in users; an API key reaches ports directly",
       );
@@ -55,6 +57,7 @@ export class PortTicketsService {
       teamId: sandbox.teamId,
       sandboxId: sandbox.id,
       port,
+      sessionVersion: auth.user.sessionVersion,
     };
     const ticket = PORT_TICKET_PREFIX + randomBytes(32).toString("base64url");
     await this.deps.redis.set(ticketKey(ticket), JSON.stringify(grant), "EX", this.ttlSec);
