@@ -80,22 +80,25 @@ try {
   const four: number[] = [];
   await rounds(one, four, stopped);
 
-  // Idle memory: two forks of the source (the first restored from the full state over the
-  // template's RAM file, the second mapping the converted RAM file), a clone of the template left idle and one
-  // running the source's loop (the forks run it too: its processes and translations count).
+  // Idle memory: two forks of the source (the first restored over the template's RAM file
+  // from the pages the source changed, the second mapping the converted RAM file), a clone of
+  // the template left idle, one running the source's loop (the forks run it too: its processes
+  // and translations count), and one doing what the source did (64 MiB of data, the loop).
   const forks = await fork(2, [], []);
-  for (const id of ["clone-idle", "clone-loop"]) {
+  for (const id of ["clone-idle", "clone-loop", "clone-same"]) {
     await client.createSandbox({ sandboxId: id, teamId: "bench", templateId: "minimal" });
   }
   await sh("clone-loop", LOOP);
+  await sh("clone-same", `head -c 64M /dev/urandom > /dev/shm/blob; ${LOOP}`);
   await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
   const guestBytes = agent.config.templateMemoryMb * 1024 ** 2;
   const mem = async (id: string) => vmMemory(agent.manager.get(id).pid as number, guestBytes);
   const vms: [string, string][] = [
-    ["first fork (full state)", forks[0] as string],
+    ["first fork (changed pages)", forks[0] as string],
     ["second fork (converted RAM file)", forks[1] as string],
     ["template clone, idle", "clone-idle"],
     ["template clone running the loop", "clone-loop"],
+    ["clone with 64 MiB + the loop", "clone-same"],
   ];
   const memory = new Map<string, VmMemory>();
   for (const [, id] of vms) memory.set(id, await mem(id));
@@ -131,7 +134,7 @@ try {
     ["marginal", marginal],
   ] as const) {
     console.log(
-      `${name}: second fork / idle clone ${ratio(forks[1] as string, "clone-idle", of)}×, / looping clone ${ratio(forks[1] as string, "clone-loop", of)}×; first fork / idle clone ${ratio(forks[0] as string, "clone-idle", of)}×, / looping clone ${ratio(forks[0] as string, "clone-loop", of)}×`,
+      `${name}: second fork / idle clone ${ratio(forks[1] as string, "clone-idle", of)}×, / looping clone ${ratio(forks[1] as string, "clone-loop", of)}×; first fork / idle clone ${ratio(forks[0] as string, "clone-idle", of)}×, / looping clone ${ratio(forks[0] as string, "clone-loop", of)}×, / clone doing the same ${ratio(forks[0] as string, "clone-same", of)}×`,
     );
   }
   console.log(`load average at end: ${load()}`);

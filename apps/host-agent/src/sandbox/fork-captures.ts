@@ -21,6 +21,8 @@ export const FORK_FILES = {
   state: "device.state",
   /** RAM + device state as the source wrote it; turned into `memory` + `state`, then deleted. */
   fullState: "full.state",
+  /** The full state with only the guest pages the source changed against its RAM file (first fork). */
+  changedState: "changed.state",
   /** Throw-away overlay of the VM that does that conversion (it never runs the guest). */
   convertDisk: "convert.qcow2",
 } as const;

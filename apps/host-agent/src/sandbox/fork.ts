@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { assertSafeName, errors } from "@wrenn/common";
+import { changedPages, findFileMapping } from "../snapshot/page-map.ts";
 import type { TemplateSnapshot } from "../snapshot/templates.ts";
 import { MIB } from "../storage/disk.ts";
 import type { NetworkLease } from "../vmm/network-attachment.ts";
@@ -54,8 +55,9 @@ export interface ForkResult {
  * The source is stopped only while its RAM + device state are written out and its disk
  * overlay is copied (the capture's `disk.qcow2`, the read-only base of every fork's overlay);
  * meanwhile every fork's directory, overlay and network slot are made. The first fork
- * restores straight from that full state (over a private mapping of the template's RAM file),
- * so it answers without waiting for anything else. With more than one fork, the RAM is turned at the same
+ * restores straight from that state (over a private mapping of the template's RAM file, and
+ * with only the pages the source changed against that file when they are known), so it
+ * answers without waiting for anything else. With more than one fork, the RAM is turned at the same
  * time into a file the other forks map private copy-on-write, exactly as sandboxes map a
  * template's, so they share its pages. Every fork gets its own identity and token through
  * envd's `/init`. All or nothing: when one fork fails, every fork of the call is torn down.
@@ -83,17 +85,21 @@ export async function forkSandbox(
       captureSource(table, src, ids, targets, captureId, forks, prepared),
     );
     phases.mark("capture");
+    const fullState = join(dir, FORK_FILES.fullState);
+    const firstState = await stateOfFirstFork(table, captured, fullState, join(dir, FORK_FILES.changedState));
     throwFirstFailure(await Promise.allSettled(prepared));
     phases.mark("prepare");
     const [first, ...others] = forks as [SandboxEntry, ...SandboxEntry[]];
-    const fullState = join(dir, FORK_FILES.fullState);
     // Its RAM maps the template's RAM file private, as the source's does: pages the state holds
     // as they are there cost nothing. Anonymous RAM would be all huge pages (QEMU asks for them),
-    // the whole guest size resident.
-    const restoreFirst = launchFork(table, first, captured, {
-      memory: { kind: "file-private", path: captured.snap.memory },
-      source: { kind: "full", stateFile: fullState },
-    }).then(() => phases.mark("first"));
+    // the whole guest size resident. Its QEMU starts while the reduced state is written.
+    const memory: VmSpec["memory"] = { kind: "file-private", path: captured.snap.memory };
+    const restoreFirst = launchFork(table, first, captured, { memory, source: firstState })
+      .catch((err) => {
+        if (!(err instanceof ReducedStateFailed)) throw err;
+        return launchFork(table, first, captured, { memory, source: { kind: "full", stateFile: fullState } });
+      })
+      .then(() => phases.mark("first"));
     const restoreOthers = converterLease
       ? Promise.all([
           converterLease,
@@ -138,6 +144,7 @@ export async function forkSandbox(
     );
     // Every restore that read the full state has loaded it by now.
     await rm(join(dir, FORK_FILES.fullState), { force: true }).catch(() => {});
+    await rm(join(dir, FORK_FILES.changedState), { force: true }).catch(() => {});
     // The forks map the converted RAM file and nothing opens it again (a paused fork resumes from
     // its own state): unlinked now, its tmpfs pages go with the last fork's VM, not with the capture.
     if (convertedRam && !convertedRam.startsWith(`${dir}/`))
@@ -168,6 +175,72 @@ interface Captured {
   snap: TemplateSnapshot;
   sourceToken: string | undefined;
   stoppedMs: number;
+  /**
+   * The guest pages the source had changed against the template's RAM file at the capture,
+   * when its RAM was a private mapping of that file (a clone, or a first fork).
+   */
+  changed: Uint8Array | undefined;
+}
+
+/** The reduced state could not be written: the first fork restores from the full state. */
+class ReducedStateFailed extends Error {
+  override name = "ReducedStateFailed";
+}
+
+/**
+ * The state the first fork restores from: the full state with only the pages the source
+ * changed (a clone's are ~1/3 of its non-zero pages), written while the fork's VMM starts, so
+ * the fork copies only those and maps the rest from the template's RAM file as a clone does;
+ * the full state when the source's changes are not known. When the reduced state cannot be
+ * written, the restore fails with {@link ReducedStateFailed} and is made again from the full state.
+ */
+async function stateOfFirstFork(
+  table: SandboxTable,
+  captured: Captured,
+  fullState: string,
+  changedState: string,
+): Promise<RestoreSource> {
+  if (!captured.changed) return { kind: "full", stateFile: fullState };
+  // The VMM opens the file when it starts; the rewrite truncates and fills that same file.
+  await writeFile(changedState, "", { mode: 0o600 });
+  const written = table.options.vmm.reduceFullState(fullState, captured.changed, changedState).then(
+    (reduced) => {
+      table.logger.debug(reduced, "fork: the first fork restores the changed pages only");
+    },
+    (err: unknown) => {
+      table.logger.warn(
+        { err },
+        "fork: could not reduce the captured state; the first fork restores all of it",
+      );
+      throw new ReducedStateFailed("the reduced state could not be written", { cause: err });
+    },
+  );
+  written.catch(() => {});
+  return { kind: "full", stateFile: changedState, written };
+}
+
+/**
+ * The pages of `vm`'s guest RAM changed against the template's RAM file, when the VM maps that
+ * file private (else undefined). Called while the guest is stopped.
+ */
+async function changedAgainstTemplate(
+  table: SandboxTable,
+  pid: number,
+  snap: TemplateSnapshot,
+): Promise<Uint8Array | undefined> {
+  try {
+    const started = performance.now();
+    const mapping = await findFileMapping(pid, snap.memory, snap.meta.memoryMb * MIB);
+    const changed = mapping ? await changedPages(pid, mapping) : undefined;
+    table.logger.debug(
+      { ms: Math.round(performance.now() - started), mapped: !!mapping },
+      "fork: source page map read",
+    );
+    return changed;
+  } catch (err) {
+    table.logger.warn({ err }, "fork: could not read the source's page map");
+    return undefined;
+  }
 }
 
 /** Which memory a fork runs on and what it restores from. */
@@ -213,18 +286,31 @@ async function captureSource(
   for (const entry of forks) prepared.push(prepareFork(table, entry, captureId));
   const vm = source.vm;
   const started = Date.now();
+  let changed: Uint8Array | undefined;
   try {
     // The disk is flushed and matches the RAM while the guest is stopped: the copy of the
     // overlay (small: what the sandbox wrote over its base; a reflink where the file system
-    // has them) becomes the forks' shared read-only base.
-    await table.options.vmm.checkpoint(vm, join(dir, FORK_FILES.fullState), async () => {
-      await run("cp", ["--sparse=always", "--reflink=auto", table.diskPath(src), join(dir, FORK_FILES.disk)]);
-    });
+    // has them) becomes the forks' shared read-only base. The page map is read during the save.
+    await table.options.vmm.checkpoint(
+      vm,
+      join(dir, FORK_FILES.fullState),
+      async () => {
+        await run("cp", [
+          "--sparse=always",
+          "--reflink=auto",
+          table.diskPath(src),
+          join(dir, FORK_FILES.disk),
+        ]);
+      },
+      async () => {
+        changed = await changedAgainstTemplate(table, vm.pid, snap);
+      },
+    );
   } catch (err) {
     if (!vm.alive) source.record.state = "error";
     throw err;
   }
-  return { snap, sourceToken: record.accessToken, stoppedMs: Date.now() - started };
+  return { snap, sourceToken: record.accessToken, stoppedMs: Date.now() - started, changed };
 }
 
 /** The record of a fork of `source`: the source's settings under the target's identity. */

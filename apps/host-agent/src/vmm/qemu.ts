@@ -14,6 +14,7 @@ import {
   tcgKernelArgs,
 } from "@wrenn/images/qemu-boot";
 import { GUEST_MAC } from "../network/index.ts";
+import { writeRamDiffState } from "../snapshot/ram-diff.ts";
 import { QmpClient } from "./qmp.ts";
 import { QMP_SOCKET_FILE, qmpSocketOfProcess, qmpSocketPath } from "./qmp-socket.ts";
 import { restoreKernel } from "./restore-kernel.ts";
@@ -44,6 +45,8 @@ export interface QemuDriverOptions {
 
 /** The descriptor a restoring QEMU inherits its incoming state file on (after stdin, stdout, stderr). */
 const INCOMING_STATE_FD = 3;
+/** The guest RAM's memory backend id, which is also its RAM block's name in migration streams. */
+const GUEST_RAM_BLOCK = "mem";
 /** `fd:<n>` on a regular file: QEMU reads the state with no helper process or pipe. */
 const INCOMING_STATE_URI = `fd:${INCOMING_STATE_FD}`;
 
@@ -105,6 +108,7 @@ export class QemuMicrovmDriver implements Vmm {
     }
     const vm = await this.launch(spec, true, source.stateFile);
     try {
+      if (source.kind === "full") await source.written;
       await setIgnoreShared(vm.qmp, source.kind === "template");
       await vm.qmp.execute("migrate-incoming", { uri: INCOMING_STATE_URI });
       await waitForMigration(vm, 60_000);
@@ -142,17 +146,29 @@ export class QemuMicrovmDriver implements Vmm {
     instance: VmInstance,
     stateFile: string,
     whileStopped: () => Promise<void>,
+    whileSaving?: () => Promise<void>,
   ): Promise<void> {
     const vm = asQemu(instance);
     await vm.qmp.execute("stop");
+    const beside = whileSaving?.();
     try {
       await setIgnoreShared(vm.qmp, false);
       await migrateToFile(vm, stateFile);
       await whileStopped();
     } finally {
+      // Never let the guest run while `whileSaving` still reads it.
+      await beside?.catch(() => {});
       // `cont` after a completed migration re-activates the block devices QEMU released for it.
       await vm.qmp.execute("cont");
     }
+  }
+
+  reduceFullState(
+    fullStateFile: string,
+    changed: Uint8Array,
+    out: string,
+  ): Promise<{ keptPages: number; droppedPages: number; bytes: number }> {
+    return writeRamDiffState({ fullState: fullStateFile, blockId: GUEST_RAM_BLOCK, changed, out });
   }
 
   async convertFullToTemplate(
@@ -303,13 +319,13 @@ export function buildQemuArgs(spec: VmSpec, accel: Accel, tbSizeMb: number, inco
   const mem = spec.memory;
   const memoryObject =
     mem.kind === "anonymous"
-      ? `memory-backend-ram,id=mem,size=${spec.memoryMb}M`
-      : `memory-backend-file,id=mem,size=${spec.memoryMb}M,mem-path=${mem.path},share=${mem.kind === "file-shared" ? "on" : "off"}`;
+      ? `memory-backend-ram,id=${GUEST_RAM_BLOCK},size=${spec.memoryMb}M`
+      : `memory-backend-file,id=${GUEST_RAM_BLOCK},size=${spec.memoryMb}M,mem-path=${mem.path},share=${mem.kind === "file-shared" ? "on" : "off"}`;
   const args = [
     "-name",
     `wrenn-${spec.id}`,
     "-M",
-    "microvm,rtc=on,memory-backend=mem",
+    `microvm,rtc=on,memory-backend=${GUEST_RAM_BLOCK}`,
     "-accel",
     accelOption(accel, tbSizeMb),
     "-cpu",

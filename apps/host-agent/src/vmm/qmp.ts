@@ -54,6 +54,10 @@ export interface QmpCommands {
     args: { device?: string; "node-name"?: string; size: number };
     result: Record<string, never>;
   };
+  pmemsave: {
+    args: { val: number; size: number; filename: string };
+    result: Record<string, never>;
+  };
   "query-block": {
     args: Record<string, never>;
     result: { device: string; inserted?: { "node-name"?: string } }[];

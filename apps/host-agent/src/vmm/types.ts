@@ -53,7 +53,15 @@ export type RestoreSource =
    * file-private mapping of a RAM file: every non-zero page of the state is copied over it,
    * pages zero in both stay unallocated (anonymous RAM would take huge pages, QEMU asks for them).
    */
-  | { kind: "full"; stateFile: string };
+  | {
+      kind: "full";
+      stateFile: string;
+      /**
+       * When given, `stateFile` is still being written: the VMM starts (and opens the file)
+       * meanwhile and loads the state once this resolves; a rejection ends the restore.
+       */
+      written?: Promise<void>;
+    };
 
 /** A running VMM process. */
 export interface VmInstance {
@@ -101,9 +109,27 @@ export interface Vmm {
   /**
    * Saves RAM + device state to `stateFile` while the guest is stopped, runs
    * `whileStopped` (e.g. copying the disk, which is flushed and consistent with
-   * the state at that moment) and lets the guest continue.
+   * the state at that moment) and lets the guest continue. `whileSaving`, when given, starts
+   * as soon as the guest is stopped and runs beside the save (reading what the guest cannot
+   * change now); the guest continues after both.
    */
-  checkpoint(vm: VmInstance, stateFile: string, whileStopped: () => Promise<void>): Promise<void>;
+  checkpoint(
+    vm: VmInstance,
+    stateFile: string,
+    whileStopped: () => Promise<void>,
+    whileSaving?: () => Promise<void>,
+  ): Promise<void>;
+  /**
+   * Writes `out`: the full snapshot `fullStateFile` with, of the guest's RAM, only the pages set
+   * in `changed` (page `n` is bit `n % 8` of byte `n >> 3`), for a VM whose RAM was a private
+   * mapping of a RAM file: restored over a private mapping of that file, `out` gives the same
+   * guest and copies only those pages. Throws when the snapshot holds what it cannot rewrite.
+   */
+  reduceFullState(
+    fullStateFile: string,
+    changed: Uint8Array,
+    out: string,
+  ): Promise<{ keptPages: number; droppedPages: number; bytes: number }>;
   /** Saves RAM + device state of a VM to `stateFile` and ends the VM (pause). */
   saveFull(vm: VmInstance, stateFile: string): Promise<void>;
   /**
