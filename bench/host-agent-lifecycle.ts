@@ -10,6 +10,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createOverlay, EnvdClient, QemuMicrovmDriver } from "@wrenn/host-agent";
 import { RUNS, report, startBenchAgent, timed } from "./host-agent-common.ts";
+import { vmMemory } from "./vm-memory.ts";
 
 // Creates here measure the restore path (bench/host-agent-warm-pool.ts measures the warm pool).
 process.env.WRENN_WARM_POOL ??= "0";
@@ -91,10 +92,43 @@ try {
     resume.push(await timed(() => client.resumeSandbox({ sandboxId: "cycle", timeoutSec: 0 })));
   }
 
+  // The same cycles with the sandbox left paused 2 s before each resume (untimed): the pause's
+  // reduction of its state to the changed pages has ended, so the resume maps the template's
+  // RAM file and loads those pages only (back to back, it restores everything into anonymous RAM).
+  await client.createSandbox({ sandboxId: "gap", teamId: "bench", templateId: "minimal" });
+  await client.exec({
+    sandboxId: "gap",
+    command: { cmd: "/bin/sh", args: ["-c", "head -c 64M /dev/urandom > /dev/shm/blob"], user: "root" },
+  });
+  const resumeAfterGap: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    await client.pauseSandbox({ sandboxId: "gap" });
+    await new Promise((r) => setTimeout(r, 2000));
+    resumeAfterGap.push(await timed(() => client.resumeSandbox({ sandboxId: "gap", timeoutSec: 0 })));
+  }
+
   const exec: number[] = [];
   for (let i = 0; i < Math.max(RUNS, 50); i++) {
     exec.push(await timed(() => client.exec({ sandboxId: "cycle", command: { cmd: "true" } })));
   }
+  // Memory of the resumed sandbox against a clone that did the same (64 MiB written, the execs).
+  await client.createSandbox({ sandboxId: "same", teamId: "bench", templateId: "minimal" });
+  await client.exec({
+    sandboxId: "same",
+    command: { cmd: "/bin/sh", args: ["-c", "head -c 64M /dev/urandom > /dev/shm/blob"], user: "root" },
+  });
+  for (let i = 0; i < Math.max(RUNS, 50); i++)
+    await client.exec({ sandboxId: "same", command: { cmd: "true" } });
+  const guestBytes = agent.config.templateMemoryMb * 1024 ** 2;
+  for (let i = 0; i < Math.max(RUNS, 50); i++)
+    await client.exec({ sandboxId: "gap", command: { cmd: "true" } });
+  const [resumedMem, gapMem, cloneMem] = [
+    await vmMemory(agent.manager.get("cycle").pid as number, guestBytes),
+    await vmMemory(agent.manager.get("gap").pid as number, guestBytes),
+    await vmMemory(agent.manager.get("same").pid as number, guestBytes),
+  ];
+  await client.destroySandbox({ sandboxId: "same" });
+  await client.destroySandbox({ sandboxId: "gap" });
   await client.destroySandbox({ sandboxId: "cycle" });
 
   const fp = await driver.fingerprint();
@@ -102,9 +136,18 @@ try {
   const c = report("create from template (RPC until envd answers)", create);
   const b = report("cold boot (QEMU start until envd answers)", cold);
   report("pause (512 MB guest, 64 MB of it dirty)", pause);
-  report("resume", resume);
+  report("resume (right after the pause)", resume);
+  report("resume (2 s after the pause)", resumeAfterGap);
   report("pause state on disk", pausedBytes, "MB");
   report("exec `true` through the agent", exec);
+  const mem = (m: typeof resumedMem) =>
+    `${m.uniqueMb.toFixed(1)} MiB unique (guest RAM copied ${m.guestAnonMb.toFixed(1)}, translation cache ${m.tcgMb.toFixed(1)}, rest ${m.otherMb.toFixed(1)})`;
+  console.log(`resumed right after each pause (${RUNS} cycles): ${mem(resumedMem)}`);
+  console.log(`resumed 2 s after each pause (${RUNS} cycles): ${mem(gapMem)}`);
+  console.log(`clone that did the same: ${mem(cloneMem)}`);
+  console.log(
+    `ratios to that clone: right after ${(resumedMem.uniqueMb / cloneMem.uniqueMb).toFixed(2)}×, 2 s after ${(gapMem.uniqueMb / cloneMem.uniqueMb).toFixed(2)}×`,
+  );
   console.log(
     `ratio create/cold boot: median ${(c.median / b.median).toFixed(3)}  (1/${(b.median / c.median).toFixed(1)})`,
   );

@@ -23,6 +23,10 @@ export function destroySandbox(table: SandboxTable, sandboxId: string): Promise<
 export async function teardown(table: SandboxTable, entry: SandboxEntry): Promise<void> {
   const id = entry.record.id;
   const { hooks, logger } = table.options;
+  // A pause's state reduction writes into the directory about to go.
+  entry.pauseReduce?.stop.abort();
+  await entry.pauseReduce?.ended;
+  entry.pauseReduce = undefined;
   if (entry.vm) hooks?.onVmStopped?.(id);
   await entry.vm?.kill().catch((err) => logger.error({ err, sandboxId: id }, "VM kill failed"));
   await entry.lease?.release().catch((err) => logger.error({ err, sandboxId: id }, "network release failed"));

@@ -1,15 +1,15 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { assertSafeName, errors } from "@wrenn/common";
-import { changedPages, findFileMapping } from "../snapshot/page-map.ts";
 import type { TemplateSnapshot } from "../snapshot/templates.ts";
 import { MIB } from "../storage/disk.ts";
 import type { NetworkLease } from "../vmm/network-attachment.ts";
 import type { RestoreSource, VmSpec } from "../vmm/types.ts";
 import { runtimeOf } from "./adopt.ts";
+import { changedAgainstTemplate, ReducedStateFailed, reducedStateSource } from "./changed-pages.ts";
 import { teardown } from "./destroy.ts";
 import { applySandboxEgress } from "./egress.ts";
 import {
@@ -86,7 +86,11 @@ export async function forkSandbox(
     );
     phases.mark("capture");
     const fullState = join(dir, FORK_FILES.fullState);
-    const firstState = await stateOfFirstFork(table, captured, fullState, join(dir, FORK_FILES.changedState));
+    const changedState = join(dir, FORK_FILES.changedState);
+    // Written while the fork's QEMU starts (see changed-pages.ts); the full state when unknown.
+    const firstState: RestoreSource = captured.changed
+      ? await reducedStateSource(table, fullState, captured.changed, changedState)
+      : { kind: "full", stateFile: fullState };
     throwFirstFailure(await Promise.allSettled(prepared));
     phases.mark("prepare");
     const [first, ...others] = forks as [SandboxEntry, ...SandboxEntry[]];
@@ -180,67 +184,6 @@ interface Captured {
    * when its RAM was a private mapping of that file (a clone, or a first fork).
    */
   changed: Uint8Array | undefined;
-}
-
-/** The reduced state could not be written: the first fork restores from the full state. */
-class ReducedStateFailed extends Error {
-  override name = "ReducedStateFailed";
-}
-
-/**
- * The state the first fork restores from: the full state with only the pages the source
- * changed (a clone's are ~1/3 of its non-zero pages), written while the fork's VMM starts, so
- * the fork copies only those and maps the rest from the template's RAM file as a clone does;
- * the full state when the source's changes are not known. When the reduced state cannot be
- * written, the restore fails with {@link ReducedStateFailed} and is made again from the full state.
- */
-async function stateOfFirstFork(
-  table: SandboxTable,
-  captured: Captured,
-  fullState: string,
-  changedState: string,
-): Promise<RestoreSource> {
-  if (!captured.changed) return { kind: "full", stateFile: fullState };
-  // The VMM opens the file when it starts; the rewrite truncates and fills that same file.
-  await writeFile(changedState, "", { mode: 0o600 });
-  const written = table.options.vmm.reduceFullState(fullState, captured.changed, changedState).then(
-    (reduced) => {
-      table.logger.debug(reduced, "fork: the first fork restores the changed pages only");
-    },
-    (err: unknown) => {
-      table.logger.warn(
-        { err },
-        "fork: could not reduce the captured state; the first fork restores all of it",
-      );
-      throw new ReducedStateFailed("the reduced state could not be written", { cause: err });
-    },
-  );
-  written.catch(() => {});
-  return { kind: "full", stateFile: changedState, written };
-}
-
-/**
- * The pages of `vm`'s guest RAM changed against the template's RAM file, when the VM maps that
- * file private (else undefined). Called while the guest is stopped.
- */
-async function changedAgainstTemplate(
-  table: SandboxTable,
-  pid: number,
-  snap: TemplateSnapshot,
-): Promise<Uint8Array | undefined> {
-  try {
-    const started = performance.now();
-    const mapping = await findFileMapping(pid, snap.memory, snap.meta.memoryMb * MIB);
-    const changed = mapping ? await changedPages(pid, mapping) : undefined;
-    table.logger.debug(
-      { ms: Math.round(performance.now() - started), mapped: !!mapping },
-      "fork: source page map read",
-    );
-    return changed;
-  } catch (err) {
-    table.logger.warn({ err }, "fork: could not read the source's page map");
-    return undefined;
-  }
 }
 
 /** Which memory a fork runs on and what it restores from. */

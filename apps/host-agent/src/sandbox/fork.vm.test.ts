@@ -1,10 +1,9 @@
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { changedPages } from "../snapshot/page-map.ts";
 import { DataLayout } from "../storage/layout.ts";
 import { forkRamDir } from "./fork-captures.ts";
-import { COUNTER_LOOP, createTestAgent, runAsRoot, type TestAgent } from "./testing.ts";
+import { COUNTER_LOOP, createTestAgent, ownGuestPages, runAsRoot, type TestAgent } from "./testing.ts";
 
 // Real QEMU microVMs (software emulation here): at most three VMs run at once.
 let agent: TestAgent;
@@ -32,27 +31,6 @@ async function counterPasses(a: TestAgent, id: string, above: number): Promise<n
     if (Date.now() > deadline) throw new Error(`counter of ${id} stuck at ${value}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/**
- * Guest RAM pages sandbox `id`'s VMM holds as its own (copied from the RAM file it maps
- * private), and that file's path.
- */
-async function ownGuestPages(a: TestAgent, id: string): Promise<{ file: string; pages: number }> {
-  const pid = a.manager.get(id).pid as number;
-  for (const line of (await readFile(`/proc/${pid}/maps`, "utf8")).split("\n")) {
-    const [range = "", , offset, , , ...path] = line.split(/\s+/);
-    const [from = "0", to = "0"] = range.split("-");
-    const start = Number.parseInt(from, 16);
-    const bytes = Number.parseInt(to, 16) - start;
-    // The guest's RAM: the one big mapping of a file in the agent's data directory.
-    if (offset !== "00000000" || bytes < 64 * 1024 ** 2 || !path.join(" ").startsWith(a.dataDir)) continue;
-    const bitmap = await changedPages(pid, { start, bytes });
-    let pages = 0;
-    for (const byte of bitmap) for (let b = byte; b; b &= b - 1) pages++;
-    return { file: path.join(" "), pages };
-  }
-  throw new Error(`sandbox ${id} maps no RAM file`);
 }
 
 async function captures(): Promise<string[]> {

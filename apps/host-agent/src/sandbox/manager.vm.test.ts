@@ -1,10 +1,12 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { createLogger } from "@wrenn/common";
+import { pollUntil } from "@wrenn/testing/poll";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { diskUsage } from "../storage/disk.ts";
+import { DataLayout, SANDBOX_FILES } from "../storage/layout.ts";
 import { TtlReaper } from "./reaper.ts";
-import { createTestAgent, type TestAgent } from "./testing.ts";
+import { createTestAgent, ownGuestPages, type TestAgent } from "./testing.ts";
 
 // Real QEMU microVMs (software emulation here): each test keeps at most two VMs alive.
 const PAUSE_CYCLES = Number(process.env.WRENN_TEST_PAUSE_CYCLES || 10);
@@ -82,11 +84,35 @@ describe("SandboxManager on QEMU microVMs", () => {
       // A paused sandbox holds no process (and so no RAM).
       await expect(stat(`/proc/${vmPid}`)).rejects.toThrow();
       expect(() => agent.manager.envd(id)).toThrow(/paused/);
+      // Most cycles wait for the pause's reduction to the changed pages (the resume then maps the
+      // template's RAM file); the last two resume at once (the reduction stops, all is restored).
+      if (cycle < PAUSE_CYCLES - 2) {
+        const file = join(new DataLayout(agent.dataDir).sandboxDir(id), SANDBOX_FILES.pauseChangedState);
+        const done = () =>
+          stat(file).then(
+            () => true,
+            () => false,
+          );
+        await pollUntil("the pause state's reduction", done, (ok) => ok, 60_000);
+      }
       const resumed = await agent.manager.resume(id, 600);
       expect(resumed.state).toBe("running");
       expect(resumed.timeoutSec).toBe(600);
       expect(await sh(id, "cat /root/file.txt")).toBe("kept\n");
       expect((await sh(id, `kill -0 ${pid} && echo alive`)).trim()).toBe("alive");
+      if (cycle === PAUSE_CYCLES - 3) {
+        // Resumed from the changed pages over the template's RAM file: the VM owns about as many
+        // pages as a new clone, where restoring everything copies every non-zero page.
+        const created = newId("fresh");
+        await agent.manager.create({ sandboxId: created, teamId: "team-a", templateId: "minimal" });
+        const [resumedPages, clonePages] = [
+          await ownGuestPages(agent, id),
+          await ownGuestPages(agent, created),
+        ];
+        expect(resumedPages.file).toBe(clonePages.file);
+        expect(resumedPages.pages).toBeLessThan(clonePages.pages + 8192);
+        await agent.manager.destroy(created);
+      }
     }
     // The background loop kept ticking after the last resume.
     const before = Number(await sh(id, "wc -l < /tmp/ticks"));

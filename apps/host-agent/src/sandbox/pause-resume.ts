@@ -1,15 +1,24 @@
-import { rm } from "node:fs/promises";
+import { access, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { errors, isWrennError } from "@wrenn/common";
 import { assertCompatible } from "../snapshot/metadata.ts";
+import type { TemplateSnapshot } from "../snapshot/templates.ts";
 import { allocatedBytes } from "../storage/disk.ts";
 import { SANDBOX_FILES } from "../storage/layout.ts";
+import type { RestoreSource, VmInstance } from "../vmm/types.ts";
 import { runtimeOf } from "./adopt.ts";
+import {
+  changedAgainstTemplate,
+  loadChangedPages,
+  ReducedStateFailed,
+  reducedStateSource,
+  saveChangedPages,
+} from "./changed-pages.ts";
 import { applySandboxEgress } from "./egress.ts";
 import { PhaseTimer } from "./phase-timer.ts";
 import { saveRecord } from "./records.ts";
 import { connectEnvd, vmSpecOf } from "./restore.ts";
-import type { SandboxTable } from "./table.ts";
+import type { PauseReduction, SandboxEntry, SandboxTable } from "./table.ts";
 import { isIdle } from "./ttl.ts";
 import type { SandboxView } from "./types.ts";
 
@@ -60,18 +69,33 @@ async function pauseLocked(table: SandboxTable, id: string, auto: boolean): Prom
   const entry = table.running(id, "pause");
   const vm = entry.vm;
   if (!vm) throw errors.failedPrecondition(`sandbox ${id} has no VM`);
-  const { vmm, hooks, logger, layout } = table.options;
+  const { vmm, hooks, logger, layout, templates } = table.options;
   const stateFile = join(table.sandboxDir(id), SANDBOX_FILES.pauseState);
+  const pagesFile = join(table.sandboxDir(id), SANDBOX_FILES.pausePages);
   entry.record.state = "pausing";
   const phases = new PhaseTimer();
+  let changed: Uint8Array | undefined;
   try {
     await hooks?.beforePause?.(id);
     phases.mark("drain");
-    await vmm.saveFull(vm, stateFile);
+    await rm(pagesFile, { force: true });
+    // Which pages the guest changed against its template's RAM file, read beside the save: a
+    // resume then copies only those (changed-pages.ts).
+    await vmm.saveFull(vm, stateFile, async () => {
+      const snap = await templates.openGeneration(entry.record.generationDir);
+      changed = snap ? await changedAgainstTemplate(table, vm.pid, snap) : undefined;
+    });
     phases.mark("save");
+    if (changed) {
+      await saveChangedPages(pagesFile, changed).catch(async (err) => {
+        logger.warn({ err, sandboxId: id }, "could not save the paused guest's page map");
+        await rm(pagesFile, { force: true });
+      });
+    }
   } catch (err) {
     entry.record.state = vm.alive ? "running" : "error";
     await rm(stateFile, { force: true });
+    await rm(pagesFile, { force: true });
     throw table.failure(err, `sandbox ${id} could not be paused`);
   }
   hooks?.onVmStopped?.(id);
@@ -87,7 +111,52 @@ async function pauseLocked(table: SandboxTable, id: string, auto: boolean): Prom
   const bytes = (await allocatedBytes(stateFile)) + (await allocatedBytes(table.diskPath(id)));
   phases.mark("record");
   logger.debug({ sandboxId: id, ms: phases.result() }, "sandbox paused");
+  // The answer need not wait: the resume uses the reduced state once it is complete.
+  if (changed) {
+    const reduction: PauseReduction = {
+      ended: Promise.resolve(),
+      settled: false,
+      stop: new AbortController(),
+    };
+    reduction.ended = reducePauseState(table, id, changed, reduction.stop.signal).finally(() => {
+      reduction.settled = true;
+    });
+    entry.pauseReduce = reduction;
+  }
   return bytes;
+}
+
+/**
+ * Writes the paused sandbox's state reduced to the pages it changed, under a temporary name
+ * renamed when complete (so a crash never leaves a partial `pause.changed.state`). A failure
+ * only costs the resume its shortcut.
+ */
+async function reducePauseState(
+  table: SandboxTable,
+  id: string,
+  changed: Uint8Array,
+  signal: AbortSignal,
+): Promise<void> {
+  const dir = table.sandboxDir(id);
+  const target = join(dir, SANDBOX_FILES.pauseChangedState);
+  const partial = `${target}.partial`;
+  try {
+    const reduced = await table.options.vmm.reduceFullState(
+      join(dir, SANDBOX_FILES.pauseState),
+      changed,
+      partial,
+      signal,
+    );
+    await rename(partial, target);
+    table.logger.debug({ sandboxId: id, ...reduced }, "pause state reduced to the changed pages");
+  } catch (err) {
+    await rm(partial, { force: true }).catch(() => {});
+    if (signal.aborted) return;
+    table.logger.warn(
+      { err, sandboxId: id },
+      "could not reduce the pause state; the resume restores all of it",
+    );
+  }
 }
 
 /** Restores a paused sandbox; its inactivity timeout is set anew from `timeoutSec`. */
@@ -110,7 +179,6 @@ export function resumeSandbox(
     const snap = await templates.openGeneration(entry.record.generationDir);
     if (!snap) throw errors.failedPrecondition(`the template sandbox ${id} was started from is gone`);
     assertCompatible(snap.meta, await vmm.fingerprint(), network.kind, `paused sandbox ${id}`);
-    const stateFile = join(table.sandboxDir(id), SANDBOX_FILES.pauseState);
     entry.record.state = "starting";
     try {
       const phases = new PhaseTimer();
@@ -118,10 +186,7 @@ export function resumeSandbox(
       // A fresh network: the policy kept in the record goes on before the guest runs again.
       await applySandboxEgress(entry);
       phases.mark("network");
-      entry.vm = await vmm.restore(vmSpecOf(table, entry, snap, { kind: "anonymous" }), {
-        kind: "full",
-        stateFile,
-      });
+      entry.vm = await restorePaused(table, entry, snap);
       phases.mark("restore");
       await connectEnvd(table, entry, entry.vm);
       phases.mark("envd");
@@ -135,7 +200,14 @@ export function resumeSandbox(
       entry.record.state = "paused";
       throw table.failure(err, `sandbox ${id} could not be resumed`);
     }
-    await rm(stateFile, { force: true });
+    for (const name of [
+      SANDBOX_FILES.pausePages,
+      SANDBOX_FILES.pauseChangedState,
+      `${SANDBOX_FILES.pauseChangedState}.partial`,
+      SANDBOX_FILES.pauseState,
+    ]) {
+      await rm(join(table.sandboxDir(id), name), { force: true });
+    }
     entry.record.state = "running";
     entry.record.autoPaused = false;
     entry.record.timeoutSec = timeoutSec;
@@ -145,4 +217,59 @@ export function resumeSandbox(
     hooks?.onVmStarted?.(id, entry.vm.pid, table.diskPath(id));
     return table.view(entry);
   });
+}
+
+/**
+ * Starts the VM of a paused sandbox from its pause state. With the pages it changed known, over
+ * a private mapping of the template's RAM file as a clone, from the reduced state (waiting for
+ * the reduction the pause started, or reducing now while QEMU starts): it copies only those
+ * pages. Otherwise, or when that fails, the full state into anonymous RAM.
+ */
+async function restorePaused(
+  table: SandboxTable,
+  entry: SandboxEntry,
+  snap: TemplateSnapshot,
+): Promise<VmInstance> {
+  const { vmm, logger } = table.options;
+  const dir = table.sandboxDir(entry.record.id);
+  const stateFile = join(dir, SANDBOX_FILES.pauseState);
+  const changedFile = join(dir, SANDBOX_FILES.pauseChangedState);
+  const full = () =>
+    vmm.restore(vmSpecOf(table, entry, snap, { kind: "anonymous" }), { kind: "full", stateFile });
+  // A resume right after the pause does not wait for the reduction: it restores everything.
+  const reduction = entry.pauseReduce;
+  entry.pauseReduce = undefined;
+  if (reduction && !reduction.settled) {
+    reduction.stop.abort();
+    await reduction.ended;
+    return full();
+  }
+  let source: RestoreSource | undefined;
+  if (
+    await access(changedFile).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    source = { kind: "full", stateFile: changedFile };
+  } else {
+    // Reduced by no one yet (an agent restart came between): reduce now, beside QEMU's start.
+    const changed = await loadChangedPages(join(dir, SANDBOX_FILES.pausePages), snap.meta.memoryMb);
+    const partial = `${changedFile}.partial`;
+    await rm(partial, { force: true });
+    if (changed) source = await reducedStateSource(table, stateFile, changed, partial);
+  }
+  if (!source) return full();
+  const memory = { kind: "file-private", path: snap.memory } as const;
+  try {
+    return await vmm.restore(vmSpecOf(table, entry, snap, memory), source);
+  } catch (err) {
+    if (!(err instanceof ReducedStateFailed)) {
+      logger.warn(
+        { err, sandboxId: entry.record.id },
+        "restoring the changed pages failed; restoring all of them",
+      );
+    }
+    return full();
+  }
 }

@@ -67,11 +67,23 @@ export interface SandboxManagerOptions {
 }
 
 /** One sandbox this host knows: its record and, while its VM runs, the live parts. */
+/** A pause state's reduction running in the background (see pause-resume.ts). */
+export interface PauseReduction {
+  /** Settles (never rejects) when the reduction ended: done, failed or stopped. */
+  ended: Promise<void>;
+  /** True once `ended` settled. */
+  settled: boolean;
+  /** Stops it (a resume that will not wait, a destroy). */
+  stop: AbortController;
+}
+
 export interface SandboxEntry {
   record: SandboxRecord;
   vm?: VmInstance | undefined;
   lease?: NetworkLease | undefined;
   envd?: EnvdClient | undefined;
+  /** A paused sandbox's state being reduced to its changed pages (pause-resume.ts). */
+  pauseReduce?: PauseReduction | undefined;
 }
 
 /**

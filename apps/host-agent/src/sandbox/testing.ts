@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@wrenn/common";
 import { parseAccelSetting } from "@wrenn/images/qemu-boot";
+import { changedPages } from "../snapshot/page-map.ts";
 import { TemplateStore } from "../snapshot/templates.ts";
 import { findGuestImage } from "../storage/guest-image.ts";
 import { DataLayout } from "../storage/layout.ts";
@@ -85,3 +86,24 @@ export async function runAsRoot(manager: SandboxManager, id: string, script: str
 /** A background shell loop writing an increasing count to /tmp/counter every 0.1 s; prints its pid. */
 export const COUNTER_LOOP =
   "nohup bash -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done' >/dev/null 2>&1 & echo $!";
+
+/**
+ * Guest RAM pages sandbox `id`'s VMM holds as its own (copied from the RAM file it maps
+ * private), and that file's path.
+ */
+export async function ownGuestPages(a: TestAgent, id: string): Promise<{ file: string; pages: number }> {
+  const pid = a.manager.get(id).pid as number;
+  for (const line of (await readFile(`/proc/${pid}/maps`, "utf8")).split("\n")) {
+    const [range = "", , offset, , , ...path] = line.split(/\s+/);
+    const [from = "0", to = "0"] = range.split("-");
+    const start = Number.parseInt(from, 16);
+    const bytes = Number.parseInt(to, 16) - start;
+    // The guest's RAM: the one big mapping of a file in the agent's data directory.
+    if (offset !== "00000000" || bytes < 64 * 1024 ** 2 || !path.join(" ").startsWith(a.dataDir)) continue;
+    const bitmap = await changedPages(pid, { start, bytes });
+    let pages = 0;
+    for (const byte of bitmap) for (let b = byte; b; b &= b - 1) pages++;
+    return { file: path.join(" "), pages };
+  }
+  throw new Error(`sandbox ${id} maps no RAM file`);
+}

@@ -64,12 +64,19 @@ export async function writeRamDiffState(opts: {
   blockId: string;
   changed: Uint8Array;
   out: string;
+  /** Stops the rewrite (it rejects with the signal's reason, `out` removed). */
+  signal?: AbortSignal | undefined;
 }): Promise<RamDiffResult> {
   const input = await open(opts.fullState, "r");
   try {
     const output = await open(opts.out, "w", 0o600);
     try {
-      const result = await rewrite(new Reader(input), new Writer(output), opts.blockId, opts.changed);
+      const result = await rewrite(
+        new Reader(input, opts.signal),
+        new Writer(output),
+        opts.blockId,
+        opts.changed,
+      );
       await output.close();
       return result;
     } catch (err) {
@@ -250,7 +257,10 @@ class Reader {
   private end = 0;
   private fileOffset = 0;
 
-  constructor(private readonly file: FileHandle) {}
+  constructor(
+    private readonly file: FileHandle,
+    private readonly signal?: AbortSignal,
+  ) {}
 
   /** Whether `n` bytes are buffered (then no `need` is called: an await per record is dear). */
   has(n: number): boolean {
@@ -261,6 +271,7 @@ class Reader {
   async need(n: number): Promise<void> {
     if (this.end - this.pos >= n) return;
     if (n > this.buf.length) throw new UnsupportedStreamError(`a ${n}-byte field`);
+    this.signal?.throwIfAborted();
     this.buf.copy(this.buf, 0, this.pos, this.end);
     this.end -= this.pos;
     this.pos = 0;

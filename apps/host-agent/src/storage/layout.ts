@@ -9,6 +9,10 @@ export const SANDBOX_FILES = {
   record: "sandbox.json",
   disk: "rootfs.qcow2",
   pauseState: "pause.state",
+  /** Which guest pages the sandbox had changed against its template's RAM file when it paused. */
+  pausePages: "pause.pages",
+  /** The pause state reduced to those pages (written after the pause; complete once renamed here). */
+  pauseChangedState: "pause.changed.state",
 } as const;
 
 /** File names inside a template generation or image directory. */

@@ -128,17 +128,21 @@ export class QemuMicrovmDriver implements Vmm {
     await vm.kill();
   }
 
-  async saveFull(instance: VmInstance, stateFile: string): Promise<void> {
+  async saveFull(instance: VmInstance, stateFile: string, whileSaving?: () => Promise<void>): Promise<void> {
     const vm = asQemu(instance);
     await vm.qmp.execute("stop");
-    await setIgnoreShared(vm.qmp, false);
+    const beside = whileSaving?.();
     try {
+      await setIgnoreShared(vm.qmp, false);
       await migrateToFile(vm, stateFile);
     } catch (err) {
+      await beside?.catch(() => {});
       // The guest must keep running when the save failed: pause falls back to other handling.
       await vm.qmp.execute("cont").catch(() => {});
       throw err;
     }
+    // `whileSaving` reads the stopped guest's process: it finishes before the process ends.
+    await beside?.catch(() => {});
     await vm.kill();
   }
 
@@ -167,8 +171,9 @@ export class QemuMicrovmDriver implements Vmm {
     fullStateFile: string,
     changed: Uint8Array,
     out: string,
+    signal?: AbortSignal,
   ): Promise<{ keptPages: number; droppedPages: number; bytes: number }> {
-    return writeRamDiffState({ fullState: fullStateFile, blockId: GUEST_RAM_BLOCK, changed, out });
+    return writeRamDiffState({ fullState: fullStateFile, blockId: GUEST_RAM_BLOCK, changed, out, signal });
   }
 
   async convertFullToTemplate(

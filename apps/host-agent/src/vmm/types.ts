@@ -129,9 +129,13 @@ export interface Vmm {
     fullStateFile: string,
     changed: Uint8Array,
     out: string,
+    signal?: AbortSignal,
   ): Promise<{ keptPages: number; droppedPages: number; bytes: number }>;
-  /** Saves RAM + device state of a VM to `stateFile` and ends the VM (pause). */
-  saveFull(vm: VmInstance, stateFile: string): Promise<void>;
+  /**
+   * Saves RAM + device state of a VM to `stateFile` and ends the VM (pause). `whileSaving`, when
+   * given, starts once the guest is stopped and runs beside the save (as in `checkpoint`).
+   */
+  saveFull(vm: VmInstance, stateFile: string, whileSaving?: () => Promise<void>): Promise<void>;
   /**
    * Turns a full snapshot into a template snapshot (RAM file + device state)
    * without running the guest: used to make a template from a paused sandbox.
