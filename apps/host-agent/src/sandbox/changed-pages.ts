@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
-import { changedPages, findFileMapping } from "../snapshot/page-map.ts";
 import type { TemplateSnapshot } from "../snapshot/templates.ts";
 import { MIB } from "../storage/disk.ts";
+import { changedPages, findFileMapping } from "../vmm/page-map.ts";
 import type { RestoreSource } from "../vmm/types.ts";
 import type { SandboxTable } from "./table.ts";
 

@@ -14,9 +14,9 @@ import {
   tcgKernelArgs,
 } from "@wrenn/images/qemu-boot";
 import { GUEST_MAC } from "../network/index.ts";
-import { writeRamDiffState } from "../snapshot/ram-diff.ts";
 import { QmpClient } from "./qmp.ts";
 import { QMP_SOCKET_FILE, qmpSocketOfProcess, qmpSocketPath } from "./qmp-socket.ts";
+import { writeRamDiffState } from "./ram-diff.ts";
 import { restoreKernel } from "./restore-kernel.ts";
 import type { RestoreSource, VmInstance, Vmm, VmmFingerprint, VmSpec } from "./types.ts";
 

@@ -3,8 +3,8 @@ import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QmpClient } from "../vmm/qmp.ts";
 import { changedPages, findFileMapping } from "./page-map.ts";
+import { QmpClient } from "./qmp.ts";
 import { UnsupportedStreamError, writeRamDiffState } from "./ram-diff.ts";
 
 // Real QEMU, no guest: a stopped microvm whose RAM privately maps a file is migrated to a file
