@@ -139,7 +139,7 @@ async function reducePauseState(
 ): Promise<void> {
   const dir = table.sandboxDir(id);
   const target = join(dir, SANDBOX_FILES.pauseChangedState);
-  const partial = `${target}.partial`;
+  const partial = join(dir, SANDBOX_FILES.pauseChangedPartial);
   try {
     const reduced = await table.options.vmm.reduceFullState(
       join(dir, SANDBOX_FILES.pauseState),
@@ -203,7 +203,7 @@ export function resumeSandbox(
     for (const name of [
       SANDBOX_FILES.pausePages,
       SANDBOX_FILES.pauseChangedState,
-      `${SANDBOX_FILES.pauseChangedState}.partial`,
+      SANDBOX_FILES.pauseChangedPartial,
       SANDBOX_FILES.pauseState,
     ]) {
       await rm(join(table.sandboxDir(id), name), { force: true });
@@ -255,7 +255,7 @@ async function restorePaused(
   } else {
     // Reduced by no one yet (an agent restart came between): reduce now, beside QEMU's start.
     const changed = await loadChangedPages(join(dir, SANDBOX_FILES.pausePages), snap.meta.memoryMb);
-    const partial = `${changedFile}.partial`;
+    const partial = join(dir, SANDBOX_FILES.pauseChangedPartial);
     await rm(partial, { force: true });
     if (changed) source = await reducedStateSource(table, stateFile, changed, partial);
   }

@@ -13,6 +13,8 @@ export const SANDBOX_FILES = {
   pausePages: "pause.pages",
   /** The pause state reduced to those pages (written after the pause; complete once renamed here). */
   pauseChangedState: "pause.changed.state",
+  /** `pauseChangedState` while it is written (renamed when complete, or restored from directly). */
+  pauseChangedPartial: "pause.changed.state.partial",
 } as const;
 
 /** File names inside a template generation or image directory. */
