@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changedPages, findFileMapping } from "./page-map.ts";
 import { QmpClient } from "./qmp.ts";
@@ -65,6 +66,21 @@ async function waitForMigration(qmp: QmpClient): Promise<void> {
 }
 
 const page = (fill: number) => Buffer.alloc(PAGE, fill);
+const execFileAsync = promisify(execFile);
+
+/**
+ * A signal that aborts at its third check: the reader checks before each 4 MiB read, so the
+ * rewrite stops mid-stream with two chunks' output handed to writes.
+ */
+function abortAtThirdRead(reason: Error): AbortSignal {
+  let checks = 0;
+  return {
+    throwIfAborted() {
+      checks++;
+      if (checks >= 3) throw reason;
+    },
+  } as unknown as AbortSignal;
+}
 
 describe("writeRamDiffState on QEMU's own stream", () => {
   let dir: string;
@@ -173,6 +189,55 @@ describe("writeRamDiffState on QEMU's own stream", () => {
       await target.stop();
     }
   }, 60_000);
+
+  it("stops when aborted, leaving no output", async () => {
+    const reason = new Error("resume wants the state");
+    const out = join(dir, "aborted.state");
+    const allPages = new Uint8Array(PAGES / 8).fill(0xff);
+    await expect(
+      writeRamDiffState({
+        fullState,
+        blockId: "mem",
+        changed: allPages,
+        out,
+        signal: abortAtThirdRead(reason),
+      }),
+    ).rejects.toBe(reason);
+    await expect(stat(out)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("fails on a full disk with the write's error, and when aborted there leaves no write failing later", async () => {
+    // A 1 MiB tmpfs: the first 4 MiB write is short, the next fails with ENOSPC while the rewrite
+    // goes on reading. The failure must reach the caller; and when the rewrite is aborted before
+    // it awaits that write, it must still not surface as an unhandled rejection (vitest fails the
+    // run on those; CI once saw one, a write started after the abort closed the file).
+    const small = join(dir, "small");
+    await mkdir(small);
+    await execFileAsync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small]);
+    try {
+      const out = join(small, "full.state");
+      const allPages = new Uint8Array(PAGES / 8).fill(0xff);
+      await expect(
+        writeRamDiffState({ fullState, blockId: "mem", changed: allPages, out }),
+      ).rejects.toMatchObject({
+        code: "ENOSPC",
+      });
+      await expect(stat(out)).rejects.toMatchObject({ code: "ENOENT" });
+      const reason = new Error("resume wants the state");
+      await expect(
+        writeRamDiffState({
+          fullState,
+          blockId: "mem",
+          changed: allPages,
+          out,
+          signal: abortAtThirdRead(reason),
+        }),
+      ).rejects.toBe(reason);
+      await expect(stat(out)).rejects.toMatchObject({ code: "ENOENT" });
+    } finally {
+      await execFileAsync("umount", [small]);
+    }
+  });
 
   it("refuses a stream it cannot parse and leaves no output behind", async () => {
     // A RAM section whose first page record carries XBZRLE (0x40): compression it does not undo.

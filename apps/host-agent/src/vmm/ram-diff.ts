@@ -70,16 +70,14 @@ export async function writeRamDiffState(opts: {
   const input = await open(opts.fullState, "r");
   try {
     const output = await open(opts.out, "w", 0o600);
+    const writer = new Writer(output);
     try {
-      const result = await rewrite(
-        new Reader(input, opts.signal),
-        new Writer(output),
-        opts.blockId,
-        opts.changed,
-      );
+      const result = await rewrite(new Reader(input, opts.signal), writer, opts.blockId, opts.changed);
       await output.close();
       return result;
     } catch (err) {
+      // A write spilled before the failure may still be in flight: closing under it would fail it.
+      await writer.settle();
       await output.close().catch(() => {});
       await rm(opts.out, { force: true });
       throw err;
@@ -347,7 +345,10 @@ class Writer {
     const at = this.written;
     this.written += this.len;
     const previous = this.pending;
-    this.pending = previous.then(() => this.file.write(full, 0, full.length, at));
+    this.pending = previous.then(() => writeAll(this.file, full, at));
+    // Handled here so a failed write is not an unhandled rejection when the rewrite fails
+    // elsewhere first; `flush` still awaits it and throws.
+    this.pending.catch(() => {});
     this.buf = Buffer.allocUnsafe(CHUNK);
     this.len = 0;
   }
@@ -389,11 +390,25 @@ class Writer {
     await this.pending;
   }
 
+  /** Waits for the writes in flight, whatever their outcome (before closing after a failure). */
+  async settle(): Promise<void> {
+    await this.pending.catch(() => {});
+  }
+
   /** Flushes, then writes `v` as it is. */
   async raw(v: Buffer): Promise<void> {
     await this.flush();
     if (v.length === 0) return;
-    await this.file.write(v, 0, v.length, this.written);
+    await writeAll(this.file, v, this.written);
     this.written += v.length;
+  }
+}
+
+/** Writes all of `data` at `position` (a write into a filling disk can be short; the next one then fails). */
+async function writeAll(file: FileHandle, data: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await file.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
   }
 }
