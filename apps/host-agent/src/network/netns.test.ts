@@ -1,8 +1,9 @@
 /**
  * Real namespaces, veths, TAPs and iptables rules (needs root). No VM runs here: the guest is
  * emulated by a namespace holding the guest address, wired to the sandbox's real TAP by a small
- * relay (@wrenn/testing fixtures/tap-relay.py) that does what QEMU's TAP backend does. Slots 950-999 only, so
- * other suites' sandboxes are never touched; traffic stays on this host's own namespaces.
+ * relay (@wrenn/testing fixtures/tap-relay.py) that does what QEMU's TAP backend does. Slots 950-961 and 970-999
+ * only (egress-filter.test.ts, which runs beside it, owns 962-969), so other suites' networks are
+ * never touched; traffic stays on this host's own namespaces.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -25,7 +26,9 @@ import { defaultIptables, iptablesFor, listTaggedRules } from "./iptables.ts";
 import { createNetwork, NETWORK_STEPS, removeNetwork } from "./netns.ts";
 import { SandboxNetworks } from "./sandbox-networks.ts";
 
-const TEST_SLOTS = (idx: number) => idx >= 950 && idx <= 999;
+// Its beforeAll/afterAll sweep these: a range that took in 962-969 removed egress-filter.test.ts'
+// namespaces mid-run when both files ran at once (ENETUNREACH there).
+const TEST_SLOTS = (idx: number) => (idx >= 950 && idx <= 961) || (idx >= 970 && idx <= 999);
 const OUTSIDE_NS = `wrenntest-out-${process.pid}`;
 const OUTSIDE_HOST_LINK = `wrt-o${process.pid % 100000}`;
 const OUTSIDE_IP = "198.51.100.2";
