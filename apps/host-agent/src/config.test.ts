@@ -74,3 +74,12 @@ describe("loadConfig: warm networks", () => {
     );
   });
 });
+
+describe("loadConfig: fork background save", () => {
+  it("stops the source for the save by default, saves in the background with 1, and rejects junk", () => {
+    expect(loadConfig([], {}).forkBackgroundSave).toBe(false);
+    expect(loadConfig([], { WRENN_FORK_BACKGROUND_SAVE: "0" }).forkBackgroundSave).toBe(false);
+    expect(loadConfig([], { WRENN_FORK_BACKGROUND_SAVE: "1" }).forkBackgroundSave).toBe(true);
+    expect(() => loadConfig([], { WRENN_FORK_BACKGROUND_SAVE: "yes" })).toThrow(/WRENN_FORK_BACKGROUND_SAVE/);
+  });
+});

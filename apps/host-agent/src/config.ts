@@ -49,6 +49,11 @@ export interface AgentConfig {
    * ahead of demand so a create only hands one its identity.
    */
   warmPool: WarmPoolSizes;
+  /**
+   * A fork's source runs while its RAM is written where QEMU can do that
+   * (`WRENN_FORK_BACKGROUND_SAVE=1`; default 0: the source stops for the save, the forks answer sooner).
+   */
+  forkBackgroundSave: boolean;
   /** Control plane link; `undefined` fields mean "not given" (see {@link loadConfig}). */
   controlPlane: {
     /** Base URL (`--control-plane` / `WRENN_CP_URL`); saved credentials carry their own. */
@@ -130,6 +135,7 @@ export function loadConfig(
     warmNetworks: intSetting(env.WRENN_WARM_NETWORKS, 1, "WRENN_WARM_NETWORKS", 0),
     prepareTemplates: intSetting(env.WRENN_PREPARE_TEMPLATES, 0, "WRENN_PREPARE_TEMPLATES", 0) > 0,
     warmPool: parseWarmPoolSetting(env.WRENN_WARM_POOL, DEFAULT_WARM_POOL),
+    forkBackgroundSave: intSetting(env.WRENN_FORK_BACKGROUND_SAVE, 0, "WRENN_FORK_BACKGROUND_SAVE", 0) > 0,
     controlPlane,
   };
 }

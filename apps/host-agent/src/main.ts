@@ -133,6 +133,7 @@ export async function startAgent(
       },
     },
     warmPool: config.warmPool,
+    forkBackgroundSave: config.forkBackgroundSave,
   });
   proxy = new SandboxProxy({
     logger,

@@ -46,6 +46,8 @@ export interface ForkTarget {
 export interface ForkResult {
   sandboxes: SandboxView[];
   sourceStoppedMs: number;
+  /** Whether the source ran while its RAM was written (see `Vmm.checkpoint`). */
+  sourceRanDuringSave: boolean;
 }
 
 /**
@@ -66,7 +68,9 @@ export async function forkSandbox(
   table: SandboxTable,
   sourceId: string,
   targets: ForkTarget[],
+  options: { backgroundSave?: boolean } = {},
 ): Promise<ForkResult> {
+  const background = options.backgroundSave ?? table.options.forkBackgroundSave === true;
   const src = assertSafeName(sourceId, "sandbox_id");
   const ids = checkTargets(targets);
   const captureId = randomBytes(8).toString("hex");
@@ -82,7 +86,7 @@ export async function forkSandbox(
   try {
     const phases = new PhaseTimer();
     const captured = await table.lock.run(src, () =>
-      captureSource(table, src, ids, targets, captureId, forks, prepared),
+      captureSource(table, src, ids, targets, captureId, forks, prepared, background),
     );
     phases.mark("capture");
     const fullState = join(dir, FORK_FILES.fullState);
@@ -128,10 +132,20 @@ export async function forkSandbox(
       : Promise.resolve();
     throwFirstFailure(await Promise.allSettled([restoreFirst, restoreOthers]));
     table.logger.info(
-      { sandboxId: src, forks: ids, stoppedMs: captured.stoppedMs, ms: phases.result() },
+      {
+        sandboxId: src,
+        forks: ids,
+        stoppedMs: captured.stoppedMs,
+        background: captured.background,
+        ms: phases.result(),
+      },
       "sandbox forked",
     );
-    return { sandboxes: forks.map((e) => table.view(e)), sourceStoppedMs: captured.stoppedMs };
+    return {
+      sandboxes: forks.map((e) => table.view(e)),
+      sourceStoppedMs: captured.stoppedMs,
+      sourceRanDuringSave: captured.background,
+    };
   } catch (err) {
     await Promise.allSettled(prepared);
     for (const entry of forks) {
@@ -179,6 +193,8 @@ interface Captured {
   snap: TemplateSnapshot;
   sourceToken: string | undefined;
   stoppedMs: number;
+  /** The source ran while its RAM was written. */
+  background: boolean;
   /**
    * The guest pages the source had changed against the template's RAM file at the capture,
    * when its RAM was a private mapping of that file (a clone, or a first fork).
@@ -205,6 +221,7 @@ async function captureSource(
   captureId: string,
   forks: SandboxEntry[],
   prepared: Promise<void>[],
+  backgroundSave: boolean,
 ): Promise<Captured> {
   const source = table.running(src, "fork");
   if (!source.vm) throw errors.failedPrecondition(`sandbox ${src} has no VM`);
@@ -228,13 +245,14 @@ async function captureSource(
   // Each fork's overlay names the capture's disk without opening it: made while the source stops.
   for (const entry of forks) prepared.push(prepareFork(table, entry, captureId));
   const vm = source.vm;
-  const started = Date.now();
   let changed: Uint8Array | undefined;
+  let stoppedMs: number;
+  let background: boolean;
   try {
     // The disk is flushed and matches the RAM while the guest is stopped: the copy of the
     // overlay (small: what the sandbox wrote over its base; a reflink where the file system
     // has them) becomes the forks' shared read-only base. The page map is read during the save.
-    await table.options.vmm.checkpoint(
+    ({ stoppedMs, background } = await table.options.vmm.checkpoint(
       vm,
       join(dir, FORK_FILES.fullState),
       async () => {
@@ -248,12 +266,13 @@ async function captureSource(
       async () => {
         changed = await changedAgainstTemplate(table, vm.pid, snap);
       },
-    );
+      { background: backgroundSave },
+    ));
   } catch (err) {
     if (!vm.alive) source.record.state = "error";
     throw err;
   }
-  return { snap, sourceToken: record.accessToken, stoppedMs: Date.now() - started, changed };
+  return { snap, sourceToken: record.accessToken, stoppedMs, background, changed };
 }
 
 /** The record of a fork of `source`: the source's settings under the target's identity. */

@@ -1,4 +1,5 @@
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DataLayout } from "../storage/layout.ts";
@@ -68,7 +69,7 @@ describe("fork of a running sandbox on QEMU microVMs", () => {
     const src = newId("src");
     const { pid, atFork } = await sourceWithState(agent, src);
     const [f1, f2] = [newId("fork"), newId("fork")] as [string, string];
-    const { sandboxes, sourceStoppedMs } = await agent.manager.fork(src, [
+    const { sandboxes, sourceStoppedMs, sourceRanDuringSave } = await agent.manager.fork(src, [
       { sandboxId: f1, envdAccessToken: "token-f1-0123456789" },
       { sandboxId: f2, envdAccessToken: "token-f2-0123456789", metadata: { role: "second" } },
     ]);
@@ -78,6 +79,7 @@ describe("fork of a running sandbox on QEMU microVMs", () => {
     ]);
     expect(sandboxes[1]?.metadata).toEqual({ role: "second" });
     expect(sourceStoppedMs).toBeGreaterThan(0);
+    expect(sourceRanDuringSave).toBe(false);
     expect(agent.manager.get(src).state).toBe("running");
     // The first fork restored only the pages the source had changed against the template's RAM
     // file, which both map: it owns about as many as the source (the full state would have made
@@ -146,6 +148,51 @@ describe("fork of a running sandbox on QEMU microVMs", () => {
     await agent.manager.destroy(f2);
     expect(await captures()).toEqual([]);
   });
+
+  it("with background saves, a source whose RAM is on tmpfs runs while its RAM is written; its fork continues from the instant", {
+    timeout: 600_000,
+  }, async () => {
+    const bgDir = await mkdtemp(join(process.env.WRENN_TEST_TMP || tmpdir(), "wrenn-agent-bg-"));
+    const bg = await createTestAgent({ dataDir: bgDir, forkBackgroundSave: true });
+    try {
+      await backgroundFork(bg);
+    } finally {
+      await bg.dispose();
+      await rm(bgDir, { recursive: true, force: true });
+    }
+  });
+
+  async function backgroundFork(agent: TestAgent): Promise<void> {
+    const src = newId("src");
+    const { pid, atFork } = await sourceWithState(agent, src);
+    const [f1, f2] = [newId("fork"), newId("fork")] as [string, string];
+    // A clone's RAM privately maps the template's RAM file on a disk file system, which the
+    // kernel cannot write-protect for QEMU: that source stays stopped for the whole save.
+    const first = await agent.manager.fork(src, [{ sandboxId: f1 }, { sandboxId: f2 }]);
+    expect(first.sourceRanDuringSave).toBe(false);
+    await agent.manager.destroy(src);
+    await agent.manager.destroy(f1);
+    // The second fork maps the converted RAM file on the tmpfs: its fork is a background snapshot.
+    await sh(agent, f2, "echo f2-at-fork > /root/state.txt");
+    const atSecondFork = await counterPasses(agent, f2, atFork);
+    const grandchild = newId("fork");
+    const result = await agent.manager.fork(f2, [{ sandboxId: grandchild }]);
+    expect(result.sourceRanDuringSave).toBe(true);
+    expect(result.sourceStoppedMs).toBeGreaterThan(0);
+    // Both go on from the instant: the file, the process, the counter past its value before the call.
+    for (const id of [f2, grandchild]) {
+      expect(await sh(agent, id, "cat /root/state.txt")).toBe("f2-at-fork");
+      expect(await sh(agent, id, `kill -0 ${pid} && echo alive`)).toBe("alive");
+      expect(await counterPasses(agent, id, atSecondFork)).toBeGreaterThan(atSecondFork);
+    }
+    // And apart: the grandchild's counter stopped, the source's goes on.
+    await sh(agent, grandchild, `kill ${pid}`);
+    const stopped = await counter(agent, grandchild);
+    await counterPasses(agent, f2, await counter(agent, f2));
+    expect(await counter(agent, grandchild)).toBe(stopped);
+    await agent.manager.destroy(grandchild);
+    await agent.manager.destroy(f2);
+  }
 
   it("refuses a sandbox that is not running and ids that are taken", async () => {
     await expect(agent.manager.fork("no-such-sandbox", [{ sandboxId: newId("x") }])).rejects.toMatchObject({

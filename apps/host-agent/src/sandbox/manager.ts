@@ -122,9 +122,16 @@ export class SandboxManager {
     return this.table.settled();
   }
 
-  /** Forks a running sandbox into one new sandbox per target (see {@link forkSandbox}). */
-  fork(sourceId: string, targets: ForkTarget[]): Promise<ForkResult> {
-    return forkSandbox(this.table, sourceId, targets);
+  /**
+   * Forks a running sandbox into one new sandbox per target (see {@link forkSandbox}).
+   * `backgroundSave` overrides the host's `forkBackgroundSave` for this call (benchmarks).
+   */
+  fork(
+    sourceId: string,
+    targets: ForkTarget[],
+    options: { backgroundSave?: boolean } = {},
+  ): Promise<ForkResult> {
+    return forkSandbox(this.table, sourceId, targets, options);
   }
 
   /** Stops the VM (if any) and deletes everything the sandbox holds on this host. */

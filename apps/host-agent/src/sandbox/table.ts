@@ -64,6 +64,12 @@ export interface SandboxManagerOptions {
   hooks?: SandboxHooks;
   /** Warm VMs to keep per template (`warm-pool.ts`); none when absent. */
   warmPool?: WarmPoolSizes | undefined;
+  /**
+   * A fork's source runs while its RAM is written, where the VMM can do that (its RAM on a
+   * tmpfs or anonymous; `WRENN_FORK_BACKGROUND_SAVE=1`): stopped tens of milliseconds instead
+   * of the whole save, for a first fork that answers later (bench/README.md, "Background saves").
+   */
+  forkBackgroundSave?: boolean | undefined;
 }
 
 /** One sandbox this host knows: its record and, while its VM runs, the live parts. */

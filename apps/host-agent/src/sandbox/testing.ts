@@ -36,6 +36,7 @@ export async function createTestAgent(
     limits?: SandboxManagerOptions["limits"];
     /** Warm VMs per template (none unless given). */
     warmPool?: SandboxManagerOptions["warmPool"];
+    forkBackgroundSave?: boolean;
   } = {},
 ): Promise<TestAgent> {
   const image = await findGuestImage(IMAGE_DATA_DIR);
@@ -57,6 +58,7 @@ export async function createTestAgent(
     logger,
     limits: options.limits,
     warmPool: options.warmPool,
+    forkBackgroundSave: options.forkBackgroundSave,
   });
   await manager.recover();
   return {

@@ -107,18 +107,22 @@ export interface Vmm {
    */
   captureTemplate(vm: VmInstance, stateFile: string): Promise<void>;
   /**
-   * Saves RAM + device state to `stateFile` while the guest is stopped, runs
-   * `whileStopped` (e.g. copying the disk, which is flushed and consistent with
-   * the state at that moment) and lets the guest continue. `whileSaving`, when given, starts
-   * as soon as the guest is stopped and runs beside the save (reading what the guest cannot
-   * change now); the guest continues after both.
+   * Saves RAM + device state to `stateFile` as they are at one instant, runs `whileStopped`
+   * while the guest is stopped at that instant (e.g. copying the disk, which is flushed and
+   * consistent with the state then) and lets the guest continue: after the whole save, or
+   * with `background`, as soon as the device state is saved where the VMM can write the RAM
+   * out while the guest runs (a longer save, a much shorter stop). `whileSaving`, when given, starts as soon as the guest is stopped and runs beside the
+   * save; it may still run after the guest continued (a page map read then finds a superset
+   * of the pages changed at the instant). Resolves once `stateFile` is complete, with how long
+   * the guest was stopped and whether it ran during the save (`background`).
    */
   checkpoint(
     vm: VmInstance,
     stateFile: string,
     whileStopped: () => Promise<void>,
     whileSaving?: () => Promise<void>,
-  ): Promise<void>;
+    options?: { background?: boolean },
+  ): Promise<{ stoppedMs: number; background: boolean }>;
   /**
    * Writes `out`: the full snapshot `fullStateFile` with, of the guest's RAM, only the pages set
    * in `changed` (page `n` is bit `n % 8` of byte `n >> 3`), for a VM whose RAM was a private
